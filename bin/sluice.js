@@ -4,3 +4,5 @@
 import { main } from "../src/cli/main.ts";
 
 process.exitCode = await main(process.argv.slice(2));
+// Everything is closed by now; if a stray handle kept the loop alive, do not hang on exit.
+setTimeout(() => process.exit(), 2_000).unref();

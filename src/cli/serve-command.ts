@@ -1,0 +1,89 @@
+import { systemClock } from "../clock.ts";
+import { startAdminServer } from "../edge/admin/admin-server.ts";
+import { startGrpcServer } from "../edge/grpc/grpc-server.ts";
+import { createRateLimiter } from "../limiter/rate-limiter.ts";
+import { createLogger } from "../log/logger.ts";
+import { createMetrics } from "../metrics/metrics.ts";
+import { loadPolicies } from "../policy/load-policies.ts";
+import { formatPolicyError, type PolicyTable } from "../policy/policy-types.ts";
+import { SERVE_USAGE, type Settings, parseSettings } from "../settings/settings.ts";
+import { counterKey } from "../store/counter-key.ts";
+import { createCounterStore } from "../store/create-counter-store.ts";
+import { watchStoreHealth } from "./store-health.ts";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** `sluice serve`: the composition root. It wires the parts; it does not contain them. */
+export async function serveCommand(argv: readonly string[], env: Env): Promise<number> {
+  const parsed = parseSettings(argv, env);
+  if (!parsed.ok) {
+    for (const error of parsed.errors) process.stderr.write(`sluice serve: ${error}\n`);
+    process.stderr.write(`${SERVE_USAGE}\n`);
+    return 2;
+  }
+  const settings = parsed.settings;
+  const logger = createLogger(env.SLUICE_LOG_LEVEL);
+
+  const loaded = await loadPolicies(settings.policyPaths);
+  if (!loaded.ok) {
+    for (const error of loaded.errors) process.stderr.write(`sluice serve: ${formatPolicyError(error)}\n`);
+    logger.error({ errors: loaded.errors.length }, "policy failed to load; not starting");
+    return 1;
+  }
+  const table: PolicyTable = loaded.table;
+  const policy = () => table;
+
+  const metrics = createMetrics();
+  const store = createCounterStore(storeSettings(settings), systemClock);
+  const limiter = createRateLimiter({
+    policy,
+    store,
+    headerStyle: settings.headerStyle,
+    upstreamHeaders: settings.upstreamHeaders,
+    counterKey,
+  });
+
+  let accepting = true;
+  const grpc = await startGrpcServer(settings.grpcAddr, { limiter, policy, metrics });
+  const admin = await startAdminServer(settings.adminAddr, {
+    metrics,
+    state: { policyLoaded: () => true, accepting: () => accepting },
+  });
+  const health = watchStoreHealth(store, {
+    onChange(up) {
+      metrics.setStoreUp(up);
+      grpc.setServing(up && accepting);
+      logger.info({ storeUp: up }, up ? "counter store answers" : "counter store unreachable");
+    },
+  });
+
+  logger.info(
+    {
+      grpcPort: grpc.port,
+      adminPort: admin.port,
+      store: settings.redisCluster ? "redis-cluster" : settings.redisUrl ? "redis" : "memory",
+      domains: [...table.domains.keys()],
+    },
+    "serving",
+  );
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  logger.info({ signal }, "shutting down");
+  accepting = false;
+  grpc.setServing(false);
+  await grpc.shutdown(settings.shutdownGraceMs);
+  health.stop();
+  await store.close();
+  await admin.close();
+  logger.info("stopped");
+  return 0;
+}
+
+function storeSettings(settings: Settings): { redisUrl?: string; redisCluster?: string[] } {
+  if (settings.redisCluster) return { redisCluster: [...settings.redisCluster] };
+  if (settings.redisUrl) return { redisUrl: settings.redisUrl };
+  return {};
+}

@@ -1,0 +1,71 @@
+import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Metrics } from "../../metrics/metrics.ts";
+import type { HostPort } from "../../settings/settings.ts";
+
+export interface AdminState {
+  /** True once a policy table has loaded (it stays loaded: a failed reload keeps the last good one). */
+  policyLoaded(): boolean;
+  /** True while the service is not shutting down. */
+  accepting(): boolean;
+}
+
+export interface RunningAdminServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The admin HTTP edge: liveness, readiness and Prometheus metrics. Kept on its own address so it
+ * can be bound to loopback or a cluster-internal interface separately from the gRPC port.
+ */
+export async function startAdminServer(
+  addr: HostPort,
+  { metrics, state }: { metrics: Metrics; state: AdminState },
+): Promise<RunningAdminServer> {
+  const server = createServer((request, response) => {
+    void route(request, response, metrics, state);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(addr.port, addr.host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function route(
+  request: IncomingMessage,
+  response: ServerResponse,
+  metrics: Metrics,
+  state: AdminState,
+): Promise<void> {
+  const path = (request.url ?? "/").split("?")[0];
+  if (request.method !== "GET" && request.method !== "HEAD") return send(response, 405, "method not allowed\n");
+  switch (path) {
+    case "/healthz":
+      return send(response, 200, "ok\n");
+    case "/readyz": {
+      if (!state.accepting()) return send(response, 503, "shutting down\n");
+      if (!state.policyLoaded()) return send(response, 503, "no policy loaded\n");
+      return send(response, 200, "ready\n");
+    }
+    case "/metrics": {
+      const body = await metrics.registry.metrics();
+      return send(response, 200, body, metrics.registry.contentType);
+    }
+    default:
+      return send(response, 404, "not found\n");
+  }
+}
+
+function send(response: ServerResponse, status: number, body: string, contentType = "text/plain; charset=utf-8") {
+  response.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+  response.end(body);
+}

@@ -1,0 +1,102 @@
+import { fileURLToPath } from "node:url";
+import { Server, ServerCredentials, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import {
+  type RateLimitResponse,
+  RateLimitServiceService,
+} from "../../generated/envoy/service/ratelimit/v3/rls.ts";
+import type { Decision, RateLimitCall } from "../../limiter/limiter-types.ts";
+import type { Metrics } from "../../metrics/metrics.ts";
+import type { PolicyTable } from "../../policy/policy-types.ts";
+import type { HostPort } from "../../settings/settings.ts";
+import { StoreError } from "../../store/counter-store.ts";
+import { toGrpcErrorStatus } from "./error-status.ts";
+import { toRateLimitCall, toRateLimitResponse } from "./proto-mapping.ts";
+
+export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
+
+export interface GrpcServerOptions {
+  readonly limiter: { shouldRateLimit(call: RateLimitCall): Promise<Decision> };
+  readonly policy: () => PolicyTable;
+  readonly metrics: Metrics;
+}
+
+export interface RunningGrpcServer {
+  /** The bound port (useful when the settings asked for port 0). */
+  readonly port: number;
+  /** Sets the gRPC health status of the server and of the rate-limit service. */
+  setServing(serving: boolean): void;
+  /** Stops accepting calls, waits up to `graceMs` for in-flight ones, then closes. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+const PROTO_ROOT = fileURLToPath(new URL("../../../proto/", import.meta.url));
+
+export async function startGrpcServer(addr: HostPort, options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const server = new Server();
+  server.addService(RateLimitServiceService, {
+    shouldRateLimit: (call, callback) => {
+      void answer(call.request, callback, options);
+    },
+  });
+
+  const health = new HealthImplementation({ "": "NOT_SERVING", [RATE_LIMIT_SERVICE]: "NOT_SERVING" });
+  health.addToServer(server);
+  reflectionService().addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
+    server.bindAsync(`${host}:${addr.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    );
+  });
+
+  return {
+    port,
+    setServing(serving) {
+      const status = serving ? "SERVING" : "NOT_SERVING";
+      health.setStatus("", status);
+      health.setStatus(RATE_LIMIT_SERVICE, status);
+    },
+    shutdown(graceMs) {
+      return new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+async function answer(
+  request: Parameters<typeof toRateLimitCall>[0],
+  callback: sendUnaryData<RateLimitResponse>,
+  { limiter, policy, metrics }: GrpcServerOptions,
+): Promise<void> {
+  const stopTimer = metrics.startCallTimer();
+  try {
+    const call = toRateLimitCall(request);
+    const decision = await limiter.shouldRateLimit(call);
+    metrics.recordDecision(call.domain, policy().hasDomain(call.domain), decision);
+    callback(null, toRateLimitResponse(decision));
+  } catch (error: unknown) {
+    const { code, details, kind } = toGrpcErrorStatus(error);
+    if (error instanceof StoreError) metrics.recordStoreError(error.transient ? "transient" : "permanent");
+    metrics.recordError(kind);
+    callback({ code, details, name: "Error", message: details } as ServiceError, null);
+  } finally {
+    stopTimer();
+  }
+}
+
+/** Server reflection (so grpcurl works without the proto files), over Sluice's own protos and health. */
+function reflectionService(): ReflectionService {
+  const options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+  const rls = loadSync("envoy/service/ratelimit/v3/rls.proto", { ...options, includeDirs: [PROTO_ROOT] });
+  const health = loadSync(healthProtoPath, options);
+  return new ReflectionService({ ...rls, ...health });
+}

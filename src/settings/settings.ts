@@ -1,0 +1,167 @@
+import type { HeaderStyle } from "../limiter/limiter-types.ts";
+
+/** Everything `sluice serve` is configured with: parsed once at start, validated, frozen. */
+export interface Settings {
+  readonly policyPaths: readonly string[];
+  readonly grpcAddr: HostPort;
+  readonly adminAddr: HostPort;
+  readonly redisUrl?: string | undefined;
+  readonly redisCluster?: readonly string[] | undefined;
+  readonly headerStyle: HeaderStyle;
+  /** Pass the rate-limit figures to the upstream as request headers on OK. */
+  readonly upstreamHeaders: boolean;
+  /** How long SIGTERM waits for in-flight calls before closing anyway, in ms. */
+  readonly shutdownGraceMs: number;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type SettingsResult =
+  | { readonly ok: true; readonly settings: Settings }
+  | { readonly ok: false; readonly errors: readonly string[] };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** One option: its flag, its environment variable, and whether the flag may repeat. */
+const OPTIONS = {
+  policy: { flag: "--policy", env: "SLUICE_POLICY", repeat: true },
+  grpcAddr: { flag: "--grpc-addr", env: "SLUICE_GRPC_ADDR", repeat: false },
+  adminAddr: { flag: "--admin-addr", env: "SLUICE_ADMIN_ADDR", repeat: false },
+  redisUrl: { flag: "--redis-url", env: "SLUICE_REDIS_URL", repeat: false },
+  redisCluster: { flag: "--redis-cluster", env: "SLUICE_REDIS_CLUSTER", repeat: false },
+  headerStyle: { flag: "--header-style", env: "SLUICE_HEADER_STYLE", repeat: false },
+  upstreamHeaders: { flag: "--upstream-headers", env: "SLUICE_UPSTREAM_HEADERS", repeat: false },
+  shutdownGrace: { flag: "--shutdown-grace-ms", env: "SLUICE_SHUTDOWN_GRACE_MS", repeat: false },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+const HEADER_STYLES: readonly HeaderStyle[] = ["x-ratelimit", "draft", "none"];
+
+export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...] [--grpc-addr HOST:PORT] [--admin-addr HOST:PORT]
+                    [--redis-url redis://...|rediss://...] [--redis-cluster HOST:PORT,HOST:PORT,...]
+                    [--header-style x-ratelimit|draft|none] [--upstream-headers true|false] [--shutdown-grace-ms N]
+Each flag can also be set in the environment: ${Object.values(OPTIONS)
+  .map((o) => o.env)
+  .join(", ")}. Flags win over the environment.`;
+
+/** Parses `serve` flags and environment into validated, frozen settings, or every error found. */
+export function parseSettings(argv: readonly string[], env: Env): SettingsResult {
+  const errors: string[] = [];
+  const flags = readFlags(argv, errors);
+  const raw = (name: OptionName): string | undefined => {
+    const fromFlag = flags.get(name);
+    if (fromFlag !== undefined) return fromFlag.at(-1);
+    const fromEnv = env[OPTIONS[name].env];
+    return fromEnv === "" ? undefined : fromEnv;
+  };
+
+  const policyPaths = flags.get("policy") ?? splitList(env[OPTIONS.policy.env]);
+  if (policyPaths.length === 0) errors.push(`${OPTIONS.policy.flag} (or ${OPTIONS.policy.env}) is required`);
+
+  const grpcAddr = parseHostPort("grpcAddr", raw("grpcAddr") ?? "0.0.0.0:8081", errors);
+  const adminAddr = parseHostPort("adminAddr", raw("adminAddr") ?? "0.0.0.0:9102", errors);
+
+  const redisUrl = raw("redisUrl");
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    errors.push(`${describe("redisUrl")}: expected redis://HOST:PORT or rediss://HOST:PORT, got "${redisUrl}"`);
+  }
+  const clusterText = raw("redisCluster");
+  const redisCluster = clusterText === undefined ? undefined : splitList(clusterText);
+  if (redisCluster !== undefined) {
+    if (redisCluster.length === 0) errors.push(`${describe("redisCluster")}: expected HOST:PORT,HOST:PORT,...`);
+    for (const node of redisCluster) parseHostPort("redisCluster", node, errors);
+  }
+  if (redisUrl !== undefined && redisCluster !== undefined) {
+    errors.push(`${describe("redisUrl")} and ${describe("redisCluster")} are exclusive: set one`);
+  }
+
+  const styleText = raw("headerStyle") ?? "x-ratelimit";
+  const headerStyle = HEADER_STYLES.find((s) => s === styleText);
+  if (headerStyle === undefined) {
+    errors.push(`${describe("headerStyle")}: expected one of ${HEADER_STYLES.join(", ")}, got "${styleText}"`);
+  }
+  const upstreamHeaders = parseBoolean("upstreamHeaders", raw("upstreamHeaders") ?? "false", errors);
+  const shutdownGraceMs = parseWholeNumber("shutdownGrace", raw("shutdownGrace") ?? "10000", errors);
+
+  if (errors.length > 0 || headerStyle === undefined) return { ok: false, errors };
+  return {
+    ok: true,
+    settings: Object.freeze({
+      policyPaths: Object.freeze([...policyPaths]),
+      grpcAddr,
+      adminAddr,
+      redisUrl,
+      redisCluster: redisCluster === undefined ? undefined : Object.freeze(redisCluster),
+      headerStyle,
+      upstreamHeaders,
+      shutdownGraceMs,
+    }),
+  };
+}
+
+function readFlags(argv: readonly string[], errors: string[]): Map<OptionName, string[]> {
+  const byFlag = new Map(Object.entries(OPTIONS).map(([name, o]) => [o.flag, name as OptionName]));
+  const flags = new Map<OptionName, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const eq = arg.indexOf("=");
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const name = byFlag.get(flag);
+    if (name === undefined) {
+      errors.push(`unknown argument "${arg}"`);
+      continue;
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || (eq < 0 && value.startsWith("--"))) {
+      errors.push(`${flag} needs a value`);
+      continue;
+    }
+    const values = flags.get(name) ?? [];
+    if (values.length > 0 && !OPTIONS[name].repeat) errors.push(`${flag} given more than once`);
+    if (name === "policy") values.push(...splitList(value));
+    else values.push(value);
+    flags.set(name, values);
+  }
+  return flags;
+}
+
+function describe(name: OptionName): string {
+  return `${OPTIONS[name].flag} (${OPTIONS[name].env})`;
+}
+
+function splitList(text: string | undefined): string[] {
+  return (text ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function parseHostPort(name: OptionName, text: string, errors: string[]): HostPort {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match?.[1] === undefined || !(port >= 0 && port <= 65_535)) {
+    errors.push(`${describe(name)}: expected HOST:PORT, got "${text}"`);
+    return { host: "", port: 0 };
+  }
+  return Object.freeze({ host: match[1].replace(/^\[|\]$/g, ""), port });
+}
+
+function parseBoolean(name: OptionName, text: string, errors: string[]): boolean {
+  if (text === "true" || text === "1") return true;
+  if (text === "false" || text === "0") return false;
+  errors.push(`${describe(name)}: expected true or false, got "${text}"`);
+  return false;
+}
+
+function parseWholeNumber(name: OptionName, text: string, errors: string[]): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0 || text.trim() === "") {
+    errors.push(`${describe(name)}: expected a whole number, got "${text}"`);
+    return 0;
+  }
+  return value;
+}
