@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { parseSettings } from "./settings.ts";
+
+describe("parseSettings", () => {
+  it("applies defaults: memory store, x-ratelimit headers, the documented addresses", () => {
+    const result = parseSettings(["--policy", "p.yaml"], {});
+    expect(result).toEqual({
+      ok: true,
+      settings: {
+        policyPaths: ["p.yaml"],
+        grpcAddr: { host: "0.0.0.0", port: 8081 },
+        adminAddr: { host: "0.0.0.0", port: 9102 },
+        redisUrl: undefined,
+        redisCluster: undefined,
+        headerStyle: "x-ratelimit",
+        upstreamHeaders: false,
+        shutdownGraceMs: 10_000,
+      },
+    });
+    expect(Object.isFrozen(result.ok && result.settings)).toBe(true);
+  });
+
+  it("reads every option from the environment", () => {
+    const result = parseSettings([], {
+      SLUICE_POLICY: "a.yaml, dir/",
+      SLUICE_GRPC_ADDR: "127.0.0.1:1",
+      SLUICE_ADMIN_ADDR: "[::1]:2",
+      SLUICE_REDIS_CLUSTER: "127.0.0.1:7000,127.0.0.1:7001",
+      SLUICE_HEADER_STYLE: "draft",
+      SLUICE_UPSTREAM_HEADERS: "true",
+      SLUICE_SHUTDOWN_GRACE_MS: "250",
+    });
+    expect(result.ok && result.settings).toMatchObject({
+      policyPaths: ["a.yaml", "dir/"],
+      grpcAddr: { host: "127.0.0.1", port: 1 },
+      adminAddr: { host: "::1", port: 2 },
+      redisCluster: ["127.0.0.1:7000", "127.0.0.1:7001"],
+      headerStyle: "draft",
+      upstreamHeaders: true,
+      shutdownGraceMs: 250,
+    });
+  });
+
+  it("lets flags win over the environment and repeats --policy", () => {
+    const result = parseSettings(
+      ["--policy", "a.yaml", "--policy=b.yaml", "--redis-url", "rediss://:pw@h:6380/0"],
+      { SLUICE_POLICY: "env.yaml", SLUICE_REDIS_URL: "redis://other:1" },
+    );
+    expect(result.ok && result.settings).toMatchObject({
+      policyPaths: ["a.yaml", "b.yaml"],
+      redisUrl: "rediss://:pw@h:6380/0",
+    });
+  });
+
+  it.each([
+    [[], {}, "--policy (or SLUICE_POLICY) is required"],
+    [["--policy", "p", "--grpc-addr", "nonsense"], {}, '--grpc-addr (SLUICE_GRPC_ADDR): expected HOST:PORT, got "nonsense"'],
+    [["--policy", "p"], { SLUICE_ADMIN_ADDR: "h:70000" }, '--admin-addr (SLUICE_ADMIN_ADDR): expected HOST:PORT, got "h:70000"'],
+    [["--policy", "p", "--redis-url", "http://x"], {}, "--redis-url (SLUICE_REDIS_URL): expected redis://HOST:PORT"],
+    [["--policy", "p", "--header-style", "loud"], {}, '--header-style (SLUICE_HEADER_STYLE): expected one of x-ratelimit, draft, none, got "loud"'],
+    [["--policy", "p", "--upstream-headers", "maybe"], {}, "--upstream-headers (SLUICE_UPSTREAM_HEADERS): expected true or false"],
+    [["--policy", "p", "--bogus"], {}, 'unknown argument "--bogus"'],
+    [["--policy"], {}, "--policy needs a value"],
+    [["--policy", "p", "--grpc-addr", "h:1", "--grpc-addr", "h:2"], {}, "--grpc-addr given more than once"],
+    [
+      ["--policy", "p", "--redis-url", "redis://h:1", "--redis-cluster", "h:2"],
+      {},
+      "are exclusive",
+    ],
+  ])("rejects %j %j naming the setting", (argv, env, message) => {
+    const result = parseSettings(argv, env);
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.errors.join("\n")).toContain(message);
+  });
+});
