@@ -8,6 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
 ENVOY_VERSION="1.40.0"
 GHZ_VERSION="v0.121.0"
+GRPCURL_VERSION="v1.9.3"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -40,4 +41,10 @@ if [ ! -x "$tools/bin/ghz" ] || [ "$(cat "$tools/bin/.ghz-version" 2>/dev/null)"
   log "installing ghz $GHZ_VERSION into $tools/bin"
   GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"
   echo "$GHZ_VERSION" >"$tools/bin/.ghz-version"
+fi
+
+if [ ! -x "$tools/bin/grpcurl" ] || [ "$(cat "$tools/bin/.grpcurl-version" 2>/dev/null)" != "$GRPCURL_VERSION" ]; then
+  log "installing grpcurl $GRPCURL_VERSION into $tools/bin"
+  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+  echo "$GRPCURL_VERSION" >"$tools/bin/.grpcurl-version"
 fi
