@@ -1,0 +1,181 @@
+import type { DescriptorEntry, LimitWindow, PolicyTable } from "../policy/policy-types.ts";
+import { type Unit, unitMillis } from "../policy/units.ts";
+import type { DescriptorCharge, DescriptorMode } from "../store/counter-store.ts";
+import type { CallDescriptor, RateLimitCall } from "./limiter-types.ts";
+
+/**
+ * Turns a validated call and a policy snapshot into the store's charges, remembering how each
+ * charge maps back to the call's descriptors. Pure.
+ */
+
+/** Rule id reported for a descriptor limited only by Envoy's override (it matched no rule). */
+export const OVERRIDE_RULE_ID = "override";
+
+export interface PlannedWindow {
+  readonly unit: Unit;
+  readonly requestsPerUnit: number;
+  readonly name?: string | undefined;
+  readonly windowMs: number;
+}
+
+export interface ChargedDescriptor {
+  readonly kind: "charged";
+  readonly ruleId: string;
+  readonly mode: DescriptorMode;
+  /** h for this descriptor's windows. */
+  readonly cost: number;
+  /** Index into `ChargePlan.charges`, and so into `ChargeResult.counts`. */
+  readonly chargeIndex: number;
+  /** Same order as the charge's windows. */
+  readonly windows: readonly PlannedWindow[];
+}
+
+/** Why a descriptor is not charged; `unlimited` reads differently from the others in its status. */
+export type UnchargedReason = "unmatched" | "whitelisted" | "unlimited" | "replaced";
+
+export interface UnchargedDescriptor {
+  readonly kind: "uncharged";
+  readonly reason: UnchargedReason;
+}
+
+export type PlannedDescriptor = ChargedDescriptor | UnchargedDescriptor;
+
+export interface ChargePlan {
+  /** One per call descriptor, in the call's order. */
+  readonly descriptors: readonly PlannedDescriptor[];
+  /** What the store is asked to charge; empty when nothing is limited. */
+  readonly charges: readonly DescriptorCharge[];
+}
+
+/** A descriptor's limit before `replaces` is applied. */
+interface ResolvedLimit {
+  readonly ruleId: string;
+  readonly counterId: string;
+  readonly windows: readonly LimitWindow[];
+  readonly unlimited: boolean;
+  readonly mode: DescriptorMode;
+  readonly countRejected: boolean;
+}
+
+export function planCharges(
+  call: RateLimitCall,
+  table: PolicyTable,
+  counterKey: (counterId: string) => string,
+): ChargePlan {
+  const known = table.hasDomain(call.domain);
+  const resolved = call.descriptors.map((d) => (known ? resolveLimit(call.domain, d, table) : undefined));
+  const replaced = replacedNames(resolved);
+
+  const descriptors: PlannedDescriptor[] = [];
+  const charges: DescriptorCharge[] = [];
+  for (const [i, descriptor] of call.descriptors.entries()) {
+    const limit = resolved[i];
+    const kept = limit?.windows.filter((w) => !isReplaced(w, replaced)) ?? [];
+    if (limit === undefined || limit.unlimited || kept.length === 0) {
+      descriptors.push({ kind: "uncharged", reason: unchargedReason(limit) });
+      continue;
+    }
+    const cost = descriptorCost(call, descriptor);
+    const windows = kept.map(
+      (w): PlannedWindow => ({
+        unit: w.unit,
+        requestsPerUnit: w.requestsPerUnit,
+        name: w.name,
+        windowMs: unitMillis(w.unit),
+      }),
+    );
+    descriptors.push({
+      kind: "charged",
+      ruleId: limit.ruleId,
+      mode: limit.mode,
+      cost,
+      chargeIndex: charges.length,
+      windows,
+    });
+    charges.push({
+      counterKey: counterKey(limit.counterId),
+      mode: limit.mode,
+      cost,
+      countRejected: limit.countRejected,
+      windows: windows.map((w) => ({ windowMs: w.windowMs, limit: w.requestsPerUnit })),
+    });
+  }
+  return { descriptors, charges };
+}
+
+function unchargedReason(limit: ResolvedLimit | undefined): UnchargedReason {
+  if (limit === undefined) return "unmatched";
+  if (limit.unlimited) return "unlimited";
+  return limit.windows.length === 0 ? "whitelisted" : "replaced";
+}
+
+/** h: the descriptor's own hits_addend when set (0 = check only), else the request's, where 0 means 1. */
+export function descriptorCost(call: RateLimitCall, descriptor: CallDescriptor): number {
+  if (descriptor.hitsAddend !== undefined) return descriptor.hitsAddend;
+  return call.hitsAddend === 0 ? 1 : call.hitsAddend;
+}
+
+/**
+ * The counter identity of an override: the domain and every entry, as envoyproxy/ratelimit keys it.
+ * JSON keeps it unambiguous whatever characters keys and values hold.
+ */
+export function overrideCounterId(domain: string, entries: readonly DescriptorEntry[]): string {
+  return JSON.stringify([domain, ...entries.map((e) => [e.key, e.value])]);
+}
+
+function resolveLimit(
+  domain: string,
+  descriptor: CallDescriptor,
+  table: PolicyTable,
+): ResolvedLimit | undefined {
+  const rule = table.match(domain, descriptor.entries);
+  const override = descriptor.limitOverride;
+  if (override !== undefined) {
+    // Envoy chose this limit (from route metadata); like envoyproxy/ratelimit it stands on its own:
+    // never shadow, quota or unlimited, no name or replaces. The rule id, when a rule also matches,
+    // only keeps metrics per rule.
+    return {
+      ruleId: rule?.ruleId ?? OVERRIDE_RULE_ID,
+      counterId: overrideCounterId(domain, descriptor.entries),
+      windows: [{ unit: override.unit, requestsPerUnit: override.requestsPerUnit, replaces: [] }],
+      unlimited: false,
+      mode: "enforced",
+      countRejected: true,
+    };
+  }
+  if (rule === undefined) return undefined;
+  return {
+    ruleId: rule.ruleId,
+    counterId: rule.counterId,
+    windows: rule.windows,
+    unlimited: rule.unlimited,
+    // A shadow rule never refuses, even if it is also in quota mode.
+    mode: rule.shadowMode ? "shadow" : rule.quotaMode ? "quota" : "enforced",
+    countRejected: rule.countRejected,
+  };
+}
+
+/**
+ * For each limit name, the windows of this request that replace it. A window is dropped when some
+ * OTHER matched window names it, so a window listing its own name does not drop itself.
+ * Dropping does not chain: a replaced window still replaces what it names, as in envoyproxy/ratelimit.
+ */
+function replacedNames(limits: readonly (ResolvedLimit | undefined)[]): Map<string, LimitWindow[]> {
+  const byName = new Map<string, LimitWindow[]>();
+  for (const limit of limits) {
+    if (limit === undefined || limit.unlimited) continue;
+    for (const window of limit.windows) {
+      for (const name of window.replaces) {
+        const replacers = byName.get(name) ?? [];
+        replacers.push(window);
+        byName.set(name, replacers);
+      }
+    }
+  }
+  return byName;
+}
+
+function isReplaced(window: LimitWindow, replaced: Map<string, LimitWindow[]>): boolean {
+  if (window.name === undefined) return false;
+  return (replaced.get(window.name) ?? []).some((replacer) => replacer !== window);
+}
