@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { counterKey } from "./counter-key.ts";
+import type { DescriptorCharge } from "./counter-store.ts";
+import { MemoryCounterStore } from "./memory-counter-store.ts";
+
+const T0 = 1_700_006_400_000; // 2023-11-15T00:00Z, a whole number of days: every slot starts at T0
+const WINDOW_MS = 60_000;
+
+function descriptor(limit: number, cost = 1): DescriptorCharge {
+  return {
+    counterKey: counterKey("memory-test"),
+    mode: "enforced",
+    cost,
+    countRejected: false,
+    windows: [{ windowMs: WINDOW_MS, limit }],
+  };
+}
+
+describe("MemoryCounterStore", () => {
+  let now = T0;
+  let store: MemoryCounterStore | undefined;
+  const open = () => {
+    now = T0;
+    store = new MemoryCounterStore({ clock: () => now, sweepIntervalMs: 60_000 });
+    return store;
+  };
+  afterEach(async () => {
+    await store?.close();
+  });
+
+  it("reports the injected clock as nowMs", async () => {
+    const s = open();
+    now = T0 + 1234;
+    expect((await s.charge([descriptor(5)])).nowMs).toBe(T0 + 1234);
+  });
+
+  it("keeps a slot for 2W plus the margin after its last charge, then forgets it", async () => {
+    const s = open();
+    await s.charge([descriptor(5, 3)]);
+    now = T0 + 2 * WINDOW_MS + 999;
+    s.sweep();
+    expect(s.size).toBe(1);
+    now = T0 + 2 * WINDOW_MS + 1000;
+    s.sweep();
+    expect(s.size).toBe(0);
+  });
+
+  it("ignores an expired slot even before the sweeper has run", async () => {
+    const s = open();
+    await s.charge([descriptor(5, 3)]);
+    // Slot k is read as "previous" at T0 + W; an expired one must read as 0, not 3.
+    now = T0 + 2 * WINDOW_MS + 1000;
+    const check = await s.charge([descriptor(5, 0)]);
+    expect(s.size).toBe(1);
+    expect(check.counts[0]?.[0]).toEqual({ current: 0, previous: 0, passed: true });
+  });
+
+  it("restarts a slot's lifetime on every charge, like PEXPIRE", async () => {
+    const s = open();
+    await s.charge([descriptor(5, 1)]);
+    now = T0 + WINDOW_MS - 1; // still slot 0
+    await s.charge([descriptor(5, 1)]);
+    now = T0 + 2 * WINDOW_MS + 1000;
+    s.sweep();
+    expect(s.size).toBe(1);
+    // Slot 0 is two slots back now: not even read as "previous".
+    expect((await s.charge([descriptor(5, 0)])).counts[0]?.[0]).toEqual({
+      current: 0,
+      previous: 0,
+      passed: true,
+    });
+    now = T0 + 3 * WINDOW_MS + 999;
+    s.sweep();
+    expect(s.size).toBe(0);
+  });
+
+  it("adds cost sequentially when one counter appears twice in a request", async () => {
+    const s = open();
+    const result = await s.charge([descriptor(10, 2), descriptor(10, 3)]);
+    expect(result.counts.map((c) => c[0]?.current)).toEqual([2, 5]);
+    // Both checked against the counts before accounting.
+    expect(result.counts.map((c) => c[0]?.passed)).toEqual([true, true]);
+  });
+
+  it("stops its sweeper on close and drops all counters", async () => {
+    const s = open();
+    await s.charge([descriptor(5)]);
+    await s.close();
+    expect(s.size).toBe(0);
+  });
+});
