@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -59,6 +60,22 @@ export function renderTemplate(environment: Record<string, string>, template = E
 
 export function renderEnvoyConfig(values: EnvoyConfigValues): string {
   return renderTemplate(envoyConfigEnvironment(values));
+}
+
+export interface DemoCaller {
+  readonly apiKey: string;
+  readonly tenant: string;
+  readonly plan: string;
+}
+
+/** The demo API keys from the Lua table in envoy/envoy.yaml, the one place they are defined. */
+export function demoCallers(template = readFileSync(ENVOY_TEMPLATE, "utf8")): DemoCaller[] {
+  const entry = /\["([^"]+)"\]\s*=\s*\{\s*tenant\s*=\s*"([^"]+)",\s*plan\s*=\s*"([^"]+)"\s*\}/g;
+  return [...template.matchAll(entry)].map(([, apiKey = "", tenant = "", plan = ""]) => ({
+    apiKey,
+    tenant,
+    plan,
+  }));
 }
 
 /** Runs `envoy --mode validate` on a config text; resolves with Envoy's verdict and output. */
