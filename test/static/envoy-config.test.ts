@@ -143,7 +143,7 @@ describe("envoy/envoy.yaml", () => {
     const tenantRoute = (route: string) => ["tenant,plan", `tenant,plan,route=${route}`, "api_key"];
     expect(byPath).toEqual({
       "/api/health": ["route=health,remote_address"],
-      "/v1/leads/bulk": tenantRoute("leads_bulk"),
+      "/v1/leads/bulk": tenantRoute("bulk"),
       "/v1/leads": tenantRoute("leads"),
       "/v1/contacts": tenantRoute("contacts"),
     });
