@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import type { DescriptorCharge } from "./counter-store.ts";
+import { decodeChargeReply, encodeChargeCall } from "./redis-charge-call.ts";
+
+const descriptors: DescriptorCharge[] = [
+  {
+    counterKey: "sluice:{a}",
+    mode: "enforced",
+    cost: 2,
+    countRejected: true,
+    windows: [
+      { windowMs: 60_000, limit: 10 },
+      { windowMs: 86_400_000, limit: 100 },
+    ],
+  },
+  { counterKey: "sluice:{b}", mode: "quota", cost: 0, countRejected: false, windows: [] },
+  {
+    counterKey: "sluice:{c}",
+    mode: "shadow",
+    cost: 1,
+    countRejected: false,
+    windows: [{ windowMs: 1000, limit: 5 }],
+  },
+];
+
+describe("encodeChargeCall", () => {
+  it("passes the group's keys, then the quota total and each descriptor's fields", () => {
+    const call = encodeChargeCall(descriptors, [0, 2], 1);
+    expect(call.numKeys).toBe(2);
+    expect(call.keysAndArgs).toEqual([
+      "sluice:{a}",
+      "sluice:{c}",
+      "1",
+      ...["enforced", "2", "1", "2", "60000", "10", "86400000", "100"],
+      ...["shadow", "1", "0", "1", "1000", "5"],
+    ]);
+  });
+});
+
+describe("decodeChargeReply", () => {
+  it("reads nowMs, the decision and three numbers per window in order", () => {
+    const reply = [1_700_000_000_123, 1, 3, 1, 1, 40, 0, 0, 6, 2, 1];
+    expect(decodeChargeReply(reply, descriptors, [0, 2])).toEqual({
+      nowMs: 1_700_000_000_123,
+      admitted: true,
+      counts: [
+        [
+          { current: 3, previous: 1, passed: true },
+          { current: 40, previous: 0, passed: false },
+        ],
+        [{ current: 6, previous: 2, passed: true }],
+      ],
+    });
+  });
+
+  it.each([[null], ["OK"], [[1, 1, 3]], [[1, 1, "3", 1, 1]]])("rejects the malformed reply %j", (reply) => {
+    expect(() => decodeChargeReply(reply, descriptors, [2])).toThrow(/malformed/);
+  });
+});

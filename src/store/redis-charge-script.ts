@@ -1,0 +1,118 @@
+import { SLOT_TTL_MARGIN_MS } from "./counter-key.ts";
+
+/**
+ * The Lua scripts of the Redis store. Redis runs a script atomically (no other command interleaves),
+ * which is what makes check-then-charge exact across many Sluice instances.
+ *
+ * CHARGE_SCRIPT — one call per request on a single Redis, one per hash-slot group on a Cluster.
+ *   KEYS[i]  the counterKey (base) of the group's i-th descriptor. Only bases are declared: the slot
+ *            keys `<base>:<windowMs>:<k>` depend on k, which comes from the server's TIME and so is
+ *            known only inside the script. They carry the base's `{hash tag}`, so they hash to the
+ *            declared key's Cluster slot and stay on the node the call was routed to.
+ *   ARGV[1]  number of quota-mode descriptors in the whole request (not just this group)
+ *   then per descriptor: mode ("enforced" | "shadow" | "quota"), cost h, countRejected (1/0),
+ *            window count n, then n pairs of windowMs, limit.
+ *   Returns  { nowMs, admitted (1/0), then per window: current, previous, passed (1/0) }, all
+ *            integers (Redis truncates Lua numbers in replies, so only whole values are returned).
+ *
+ * The check mirrors src/limiter/admission.ts (estimate, windowPasses, isAdmitted) operation for
+ * operation, in doubles as in JavaScript, so both stores give the same answer at the same instant.
+ *
+ * `admitted` is decided from what the group sees: refused iff an enforced descriptor here fails, or
+ * every quota descriptor of the request is here and all fail. With the whole request in one call
+ * that is exactly isAdmitted. In a Cluster group it can only be wrong by admitting (another group
+ * may refuse); the store then refunds the tentative charge with REFUND_SCRIPT.
+ */
+export const CHARGE_SCRIPT = `
+-- TIME before writes is allowed: Redis 7 replicates a script's effects (the INCRBYs), not the
+-- script, so replicas never re-evaluate TIME. Using the server's clock keeps every Sluice
+-- instance, whatever its host clock, on the same window boundaries.
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+local quota_total = tonumber(ARGV[1])
+local arg = 2
+local descriptors = {}
+local enforced_failed = false
+local quota_here, quota_failed_here = 0, 0
+
+for i = 1, #KEYS do
+  local d = {
+    mode = ARGV[arg],
+    cost = tonumber(ARGV[arg + 1]),
+    -- INCRBY gets the cost as sent: a Lua number would be reformatted with %.14g.
+    cost_arg = ARGV[arg + 1],
+    count_rejected = ARGV[arg + 2] == '1',
+    windows = {},
+    failed = false,
+  }
+  local n = tonumber(ARGV[arg + 3])
+  arg = arg + 4
+  for j = 1, n do
+    local window_arg = ARGV[arg]
+    local w = tonumber(window_arg)
+    local limit = tonumber(ARGV[arg + 1])
+    arg = arg + 2
+    -- Slot numbers stay below 2^53, so %d prints them exactly like JavaScript does.
+    local k = math.floor(now / w)
+    local prefix = KEYS[i] .. ':' .. window_arg .. ':'
+    local key = prefix .. string.format('%d', k)
+    local c = tonumber(redis.call('GET', key) or '0')
+    local p = tonumber(redis.call('GET', prefix .. string.format('%d', k - 1)) or '0')
+    -- admission.ts estimate(): E = p * (1 - elapsed fraction of slot k) + c
+    local e = p * (1 - (now % w) / w) + c
+    -- admission.ts windowPasses(): E + h <= L, E taken before any accounting
+    local passed = e + d.cost <= limit
+    if not passed then d.failed = true end
+    -- counter-key.ts slotTtlMs(): 2W + margin, in ms
+    local ttl = string.format('%d', 2 * w + ${SLOT_TTL_MARGIN_MS})
+    d.windows[j] = { key = key, ttl = ttl, c = c, p = p, passed = passed }
+  end
+  if d.failed and d.mode == 'enforced' then enforced_failed = true end
+  if d.mode == 'quota' then
+    quota_here = quota_here + 1
+    if d.failed then quota_failed_here = quota_failed_here + 1 end
+  end
+  descriptors[i] = d
+end
+
+-- admission.ts isAdmitted(), restricted to what this call can know for certain.
+local admitted = not enforced_failed
+  and not (quota_total > 0 and quota_here == quota_total and quota_failed_here == quota_here)
+
+local reply = { now, admitted and 1 or 0 }
+for i = 1, #descriptors do
+  local d = descriptors[i]
+  local charged = d.cost > 0 and (admitted or d.count_rejected)
+  for j = 1, #d.windows do
+    local win = d.windows[j]
+    local c = win.c
+    if charged then
+      c = redis.call('INCRBY', win.key, d.cost_arg)
+      redis.call('PEXPIRE', win.key, win.ttl)
+    end
+    reply[#reply + 1] = c
+    reply[#reply + 1] = win.p
+    reply[#reply + 1] = win.passed and 1 or 0
+  end
+end
+return reply
+`;
+
+/**
+ * REFUND_SCRIPT — takes back a Cluster group's tentative charge when the request as a whole was
+ * refused. KEYS are slot keys of one hash slot, ARGV[i] the cost to take from KEYS[i]. A key that
+ * has meanwhile expired is left alone: DECRBY would recreate it negative and without a TTL.
+ * Returns the counts after the refund (or 0 for a missing key).
+ */
+export const REFUND_SCRIPT = `
+local reply = {}
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    reply[i] = redis.call('DECRBY', KEYS[i], ARGV[i])
+  else
+    reply[i] = 0
+  end
+end
+return reply
+`;

@@ -1,0 +1,121 @@
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { StoreError } from "./counter-store.ts";
+import { CHARGE_SCRIPT, REFUND_SCRIPT } from "./redis-charge-script.ts";
+
+/** Where the counters live: one Redis (`redis://`, `rediss://`, passwords in the URL) or a Cluster. */
+export type RedisTarget = { readonly url?: string } | { readonly clusterNodes: readonly string[] };
+
+export interface RedisConnectionOptions {
+  /** A command without a reply after this long fails (transient), in ms. Default 1000. */
+  readonly commandTimeoutMs?: number;
+  /** Bound on establishing a connection, and on the first command's wait for it, in ms. Default 2000. */
+  readonly connectTimeoutMs?: number;
+  /** Called when the connection becomes usable (true) or is lost (false); only on changes. */
+  readonly onStateChange?: (up: boolean) => void;
+  /** Every connection error ioredis reports (it retries by itself; this is for logging). */
+  readonly onError?: (error: Error) => void;
+}
+
+/** The two scripts as ioredis commands: EVALSHA, falling back to EVAL on NOSCRIPT. */
+export interface ScriptCommands {
+  sluiceCharge(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  sluiceRefund(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+}
+
+export interface RedisConnection {
+  readonly client: Redis | Cluster;
+  readonly scripts: ScriptCommands;
+  readonly cluster: boolean;
+  /**
+   * Resolves once the client is ready. Only the first connection is waited for (bounded by
+   * connectTimeoutMs); after that, an outage fails commands at once rather than queueing them.
+   */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function connectRedis(target: RedisTarget, options: RedisConnectionOptions = {}): RedisConnection {
+  const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+  const common: RedisOptions = {
+    commandTimeout: options.commandTimeoutMs ?? 1000,
+    connectTimeout: connectTimeoutMs,
+    // A charge whose connection dropped may or may not have run; resending it could count a hit
+    // twice, so in-flight commands fail at the first reconnect attempt instead of being retried.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+  };
+  const cluster = "clusterNodes" in target;
+  const client = cluster
+    ? new Cluster([...target.clusterNodes], {
+        // Fail fast while no node is reachable instead of queueing requests without bound.
+        enableOfflineQueue: false,
+        // Nodes learnt from CLUSTER SLOTS get the credentials and TLS of the first seed URL.
+        redisOptions: { ...common, ...seedCredentials(target.clusterNodes[0]) },
+      })
+    : new Redis(target.url ?? "redis://127.0.0.1:6379", { ...common, enableOfflineQueue: false });
+
+  client.defineCommand("sluiceCharge", { lua: CHARGE_SCRIPT });
+  client.defineCommand("sluiceRefund", { lua: REFUND_SCRIPT });
+  const scripts = client as unknown as ScriptCommands;
+
+  let up: boolean | undefined;
+  const report = (next: boolean) => {
+    if (up === next) return;
+    up = next;
+    options.onStateChange?.(next);
+  };
+  // ioredis emits 'error' on every failed (re)connect; without a listener Node would throw it.
+  client.on("error", (error: Error) => options.onError?.(error));
+  if (cluster) client.on("node error", (error: Error) => options.onError?.(error));
+  client.on("ready", () => report(true));
+  client.on("close", () => report(false));
+  client.on("end", () => report(false));
+
+  let firstWait: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    if (client.status === "ready") return Promise.resolve();
+    firstWait ??= waitForReady(client, connectTimeoutMs);
+    return firstWait;
+  };
+
+  const close = async (): Promise<void> => {
+    try {
+      await client.quit();
+    } catch {
+      // Already disconnected or unreachable: disconnect() below ends it either way.
+    }
+    client.disconnect();
+  };
+
+  return { client, scripts, cluster, ready, close };
+}
+
+/** Waits for the first 'ready'; settles once, so later outages do not wait here again. */
+function waitForReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off("ready", done);
+      resolve();
+    };
+    // Not ready in time: let the command go and fail with ioredis's own (transient) error.
+    const timer = setTimeout(done, timeoutMs);
+    client.on("ready", done);
+  });
+}
+
+/** username, password and TLS from a seed like `rediss://user:pass@host:6379`. */
+function seedCredentials(seed: string | undefined): RedisOptions {
+  if (seed === undefined || !/^rediss?:\/\//i.test(seed)) return {};
+  const url = new URL(seed);
+  const credentials: RedisOptions = {};
+  if (url.username) credentials.username = decodeURIComponent(url.username);
+  if (url.password) credentials.password = decodeURIComponent(url.password);
+  if (url.protocol.toLowerCase() === "rediss:") credentials.tls = {};
+  return credentials;
+}
+
+/** A reply that does not have the shape the script returns: a bug, not an outage. */
+export function malformedReply(what: string): StoreError {
+  return new StoreError(`redis: malformed ${what} reply`, { transient: false });
+}

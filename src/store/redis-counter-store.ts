@@ -1,0 +1,150 @@
+import { isAdmitted } from "../limiter/admission.ts";
+import { clusterSlot } from "./cluster-slot.ts";
+import { slotKey } from "./counter-key.ts";
+import type { ChargeResult, CounterStore, DescriptorCharge, WindowCounts } from "./counter-store.ts";
+import { type ChargeReply, decodeChargeReply, encodeChargeCall } from "./redis-charge-call.ts";
+import {
+  connectRedis,
+  malformedReply,
+  type RedisConnection,
+  type RedisConnectionOptions,
+  type RedisTarget,
+} from "./redis-connection.ts";
+import { toStoreError } from "./redis-store-error.ts";
+
+export type RedisCounterStoreOptions = RedisTarget & RedisConnectionOptions;
+
+/**
+ * Counters in Redis, shared by every Sluice instance. The window rule runs inside CHARGE_SCRIPT on
+ * the server, against the server's clock, in one EVALSHA round trip per request (single Redis).
+ *
+ * Redis Cluster: a script may only touch keys of one hash slot. Descriptors are grouped by slot
+ * (all windows of a descriptor share its hash tag) and each group gets one call, in parallel.
+ * - All descriptors in one slot: one call, exactly as atomic as on a single Redis.
+ * - Several slots: no call sees the whole request, so admission cannot be decided atomically.
+ *   Each group checks its windows and charges at once: countRejected descriptors unconditionally
+ *   (they are charged whatever the outcome) and the others tentatively, unless the group already
+ *   knows the request is refused (an enforced failure, or all of its quota descriptors failing).
+ *   The store then decides with isAdmitted over every group's answer and refunds (DECRBY) the
+ *   tentative charges of a request that turned out refused.
+ *   Trade-off: a window is never over-admitted (every admitted hit was counted when its check
+ *   passed, and only refused hits are taken back), but between a tentative charge and its refund
+ *   other requests see the extra hits and may be refused early. If the refund fails or the process
+ *   dies before it, the refused request stays counted as if countRejected were set; if one group's
+ *   call fails, charge() rejects and the other groups' charges stay. Both err towards refusing.
+ *   Each group reads its own node's TIME; nowMs is that of the group holding the first descriptor.
+ */
+export class RedisCounterStore implements CounterStore {
+  readonly #connection: RedisConnection;
+  readonly #onError: ((error: Error) => void) | undefined;
+
+  constructor(options: RedisCounterStoreOptions) {
+    this.#connection = connectRedis(options, options);
+    this.#onError = options.onError;
+  }
+
+  async charge(descriptors: readonly DescriptorCharge[]): Promise<ChargeResult> {
+    await this.#connection.ready();
+    const groups = this.#groups(descriptors);
+    const quotaTotal = descriptors.filter((d) => d.mode === "quota").length;
+    const settled = await Promise.allSettled(groups.map((g) => this.#call(descriptors, g, quotaTotal)));
+    const replies: ChargeReply[] = [];
+    for (const outcome of settled) {
+      if (outcome.status === "rejected") throw toStoreError(outcome.reason);
+      replies.push(outcome.value);
+    }
+
+    const counts: WindowCounts[][] = descriptors.map(() => []);
+    groups.forEach((indices, g) => {
+      indices.forEach((i, n) => {
+        counts[i] = replies[g]?.counts[n] ?? [];
+      });
+    });
+    const admitted = isAdmitted(
+      descriptors.map((d, i) => ({ mode: d.mode, failed: (counts[i] ?? []).some((w) => !w.passed) })),
+    );
+    if (!admitted) await this.#refund(descriptors, groups, replies, counts);
+    const nowMs = replies[0]?.nowMs;
+    if (nowMs === undefined) throw malformedReply("charge");
+    return { nowMs, admitted, counts };
+  }
+
+  async ping(): Promise<void> {
+    await this.#connection.ready();
+    try {
+      await this.#connection.client.ping();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#connection.close();
+  }
+
+  /** One group per Cluster slot in order of first appearance; on a single Redis, one group. */
+  #groups(descriptors: readonly DescriptorCharge[]): number[][] {
+    if (!this.#connection.cluster || descriptors.length === 0) return [descriptors.map((_, i) => i)];
+    const bySlot = new Map<number, number[]>();
+    descriptors.forEach((d, i) => {
+      const slot = clusterSlot(d.counterKey);
+      const group = bySlot.get(slot);
+      if (group === undefined) bySlot.set(slot, [i]);
+      else group.push(i);
+    });
+    return [...bySlot.values()];
+  }
+
+  async #call(descriptors: readonly DescriptorCharge[], indices: number[], quotaTotal: number) {
+    const call = encodeChargeCall(descriptors, indices, quotaTotal);
+    const reply = await this.#connection.scripts.sluiceCharge(call.numKeys, ...call.keysAndArgs);
+    return decodeChargeReply(reply, descriptors, indices);
+  }
+
+  /**
+   * Takes back tentative charges of groups that admitted on their own, for descriptors that do not
+   * count rejected hits. Best effort: the refusal stands even if a refund fails.
+   */
+  async #refund(
+    descriptors: readonly DescriptorCharge[],
+    groups: number[][],
+    replies: ChargeReply[],
+    counts: WindowCounts[][],
+  ): Promise<void> {
+    const refunds = groups.map(async (indices, g) => {
+      const reply = replies[g];
+      if (reply === undefined || !reply.admitted) return;
+      const targets: { i: number; j: number; key: string; cost: number }[] = [];
+      for (const i of indices) {
+        const d = descriptors[i];
+        if (d === undefined || d.countRejected || d.cost === 0) continue;
+        d.windows.forEach((w, j) => {
+          const key = slotKey(d.counterKey, w.windowMs, Math.floor(reply.nowMs / w.windowMs));
+          targets.push({ i, j, key, cost: d.cost });
+        });
+      }
+      if (targets.length === 0) return;
+      try {
+        const after = await this.#connection.scripts.sluiceRefund(
+          targets.length,
+          ...targets.map((t) => t.key),
+          ...targets.map((t) => String(t.cost)),
+        );
+        if (!Array.isArray(after) || after.length !== targets.length) throw malformedReply("refund");
+        // A counter named twice in one request is refunded twice; both report the final count,
+        // as they would have had it never been charged.
+        const final = new Map<string, unknown>(targets.map((t, n) => [t.key, after[n]]));
+        for (const t of targets) {
+          const window = counts[t.i]?.[t.j];
+          const current = final.get(t.key);
+          if (window !== undefined && typeof current === "number") {
+            (counts[t.i] as WindowCounts[])[t.j] = { ...window, current };
+          }
+        }
+      } catch (error) {
+        this.#onError?.(toStoreError(error));
+      }
+    });
+    await Promise.all(refunds);
+  }
+}

@@ -1,0 +1,32 @@
+import { StoreError } from "./counter-store.ts";
+
+/**
+ * Error replies that describe the server's state rather than the command: the same call may
+ * succeed once the server has loaded its data, a failover has finished, the cluster has healed
+ * or keys have expired. Anything else Redis replies (a script error, WRONGTYPE) is a bug or a
+ * foreign key in our namespace and will not go away by retrying.
+ */
+const TRANSIENT_REPLY_PREFIXES = [
+  "LOADING",
+  "BUSY",
+  "TRYAGAIN",
+  "CLUSTERDOWN",
+  "MASTERDOWN",
+  "READONLY",
+  "NOREPLICAS",
+  "OOM",
+];
+
+/**
+ * Maps whatever ioredis rejected with to a StoreError. Only error replies come as `ReplyError`;
+ * every other failure ioredis produces (connection closed, "Stream isn't writeable" with the offline
+ * queue off, command timeout, MaxRetriesPerRequestError, cluster not ready) is about reaching the
+ * server, so it is transient: the limiter answers UNAVAILABLE and Envoy's failure mode decides.
+ */
+export function toStoreError(error: unknown): StoreError {
+  if (error instanceof StoreError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const isReply = error instanceof Error && error.name === "ReplyError";
+  const transient = !isReply || TRANSIENT_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix));
+  return new StoreError(`redis: ${message}`, { transient, cause: error });
+}
