@@ -1,0 +1,41 @@
+import { isMap } from "yaml";
+import { keyPath, ROOT_PATH } from "./key-path.ts";
+import { parseDescriptors } from "./parse-descriptors.ts";
+import { parsePolicyYaml } from "./parse-policy-yaml.ts";
+import type { PolicySpec } from "./policy-spec.ts";
+import type { PolicyError } from "./policy-types.ts";
+import { YamlReader } from "./yaml-reader.ts";
+
+const ROOT_KEYS: ReadonlySet<string> = new Set(["domain", "descriptors"]);
+
+export type PolicyFileResult =
+  | { readonly ok: true; readonly spec: PolicySpec }
+  | { readonly ok: false; readonly errors: readonly PolicyError[] };
+
+/**
+ * Parses and validates one policy file's text (pure: no file system). Reports every error the
+ * file has, each at its key path, rather than the first one only.
+ */
+export function parsePolicyFile(file: string, text: string): PolicyFileResult {
+  const yaml = parsePolicyYaml(file, text);
+  if (!yaml.ok) return yaml;
+  const contents = yaml.doc?.contents;
+  if (!yaml.doc || contents === null || contents === undefined) {
+    return { ok: false, errors: [{ file, path: "domain", message: "required (the file is empty)" }] };
+  }
+  const reader = new YamlReader(file, yaml.doc);
+  if (!isMap(contents)) {
+    reader.fail(ROOT_PATH, "expected a mapping with domain and descriptors");
+    return { ok: false, errors: reader.errors };
+  }
+  const fields = reader.mapping(contents, ROOT_PATH, ROOT_KEYS);
+  const domainField = fields?.get("domain");
+  const domain = domainField && reader.string(domainField);
+  if (fields && !domainField) reader.fail(keyPath(ROOT_PATH, "domain"), "required");
+  else if (domain === "") reader.fail("domain", "must not be empty");
+
+  const descriptorsField = fields?.get("descriptors");
+  const descriptors = descriptorsField ? parseDescriptors(reader, descriptorsField, 1) : [];
+  if (reader.errors.length > 0 || domain === undefined) return { ok: false, errors: reader.errors };
+  return { ok: true, spec: { file, domain, descriptors } };
+}

@@ -1,0 +1,81 @@
+import { type Document, LineCounter, parseAllDocuments } from "yaml";
+import { flowNestingDepth } from "./flow-nesting-depth.ts";
+import { ROOT_PATH } from "./key-path.ts";
+import type { PolicyError } from "./policy-types.ts";
+
+/** Flow collections (`[`, `{`) nested deeper than this are refused before parsing. */
+export const MAX_FLOW_DEPTH = 128;
+
+/**
+ * Most alias expansions a file may cause (the yaml package's own measure: uses of an anchor times
+ * the aliases inside it). Enough for a policy that reuses a few `&defaults`, far too few for a
+ * "billion laughs" file whose aliases expand exponentially.
+ */
+export const MAX_ALIAS_COUNT = 100;
+
+/** The one YAML document of a policy file; `undefined` for a file with no document at all. */
+export type PolicyYamlResult =
+  | { readonly ok: true; readonly doc: Document | undefined }
+  | { readonly ok: false; readonly errors: readonly PolicyError[] };
+
+/**
+ * Parses a policy file's text as YAML 1.1, the dialect of yaml.v2 that the reference service
+ * reads, so `yes`/`on`, `1_000` and `<<` merge keys load the same way.
+ *
+ * `uniqueKeys` is off because the yaml package checks it by comparing each key with every earlier
+ * one (quadratic in a hostile file); YamlReader reports repeated keys, with their paths, instead.
+ */
+export function parsePolicyYaml(file: string, text: string): PolicyYamlResult {
+  const fail = (path: string, message: string): PolicyYamlResult => ({
+    ok: false,
+    errors: [{ file, path, message }],
+  });
+  if (flowNestingDepth(text, MAX_FLOW_DEPTH) > MAX_FLOW_DEPTH) {
+    return fail(ROOT_PATH, `YAML collections nested deeper than ${MAX_FLOW_DEPTH} levels`);
+  }
+  const lineCounter = new LineCounter();
+  const parsed = parseAllDocuments(text, {
+    version: "1.1",
+    uniqueKeys: false,
+    prettyErrors: false,
+    lineCounter,
+  });
+  const docs = Array.isArray(parsed) ? parsed : [];
+  const at = (offset: number): string => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `line ${line}, column ${col}`;
+  };
+
+  const errors: PolicyError[] = [];
+  for (const doc of docs) {
+    for (const error of doc.errors)
+      errors.push({ file, path: at(error.pos[0]), message: `YAML: ${error.message}` });
+  }
+  const second = docs[1];
+  if (second) {
+    errors.push({
+      file,
+      path: at(second.range[0]),
+      message: "a policy file holds one YAML document (one domain)",
+    });
+  }
+  if (errors.length > 0) return { ok: false, errors };
+
+  const doc = docs[0];
+  if (!doc) return { ok: true, doc: undefined };
+  // Expanding once through toJS() applies the yaml package's alias-bomb guard and finds aliases
+  // with no anchor, before YamlReader expands aliases itself.
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT, mapAsMap: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (message.includes("Excessive alias count")) {
+      return fail(
+        ROOT_PATH,
+        `aliases expand too much (over ${MAX_ALIAS_COUNT}); refusing a possible alias bomb`,
+      );
+    }
+    return fail(ROOT_PATH, `YAML: ${message}`);
+  }
+  return { ok: true, doc };
+}
