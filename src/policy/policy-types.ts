@@ -15,7 +15,10 @@ export interface LimitWindow {
  * and decide, and nothing about YAML or protobuf.
  */
 export interface MatchedRule {
-  /** Stable, bounded label for metrics: the node's name, or its key path such as `tenant.plan_free`. */
+  /**
+   * Label for metrics: the first limit's name, or the policy's key path such as `tenant.plan=free`
+   * (bounded; request values appear only with detailed_metric / value_to_metric).
+   */
   readonly ruleId: string;
   /**
    * Identity of the counter, before hashing: domain plus the entries that select the counter

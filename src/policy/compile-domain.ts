@@ -1,0 +1,79 @@
+import { compileGlob } from "./compile-glob.ts";
+import type { CompiledDomain, MatchLevel, MatchNode } from "./match-tree.ts";
+import type { DescriptorSpec, PolicySpec } from "./policy-spec.ts";
+
+/** What a node inherits from the path above it, for its rule id. */
+interface Ancestry {
+  readonly labels: readonly string[];
+  /** Some node on the path matches by wildcard or bare key, so a request value could stand in for it. */
+  readonly hasVariableStep: boolean;
+  /** Some such node has `value_to_metric: true`. */
+  readonly valueToMetric: boolean;
+}
+
+/** Compiles a validated policy file into its lookup tree; all per-request work is Map lookups and glob tests. */
+export function compileDomain(spec: PolicySpec): CompiledDomain {
+  const counter = { rules: 0 };
+  const root = compileLevel(
+    spec.descriptors,
+    { labels: [], hasVariableStep: false, valueToMetric: false },
+    counter,
+  );
+  return Object.freeze({ domain: spec.domain, file: spec.file, root, ruleCount: counter.rules });
+}
+
+function compileLevel(
+  specs: readonly DescriptorSpec[],
+  ancestry: Ancestry,
+  counter: { rules: number },
+): MatchLevel {
+  const exact = new Map<string, MatchNode>();
+  const wildcards = new Map<string, MatchNode[]>();
+  const bare = new Map<string, MatchNode>();
+  for (const spec of specs) {
+    const node = compileNode(spec, ancestry, counter);
+    if (node.kind === "exact") exact.set(`${node.key}\0${node.value}`, node);
+    else if (node.kind === "bare") bare.set(node.key, node);
+    else {
+      const list = wildcards.get(node.key);
+      if (list) list.push(node);
+      else wildcards.set(node.key, [node]);
+    }
+  }
+  return Object.freeze({ exact, wildcards, bare });
+}
+
+function compileNode(spec: DescriptorSpec, ancestry: Ancestry, counter: { rules: number }): MatchNode {
+  const kind = spec.value === undefined ? "bare" : spec.value.includes("*") ? "wildcard" : "exact";
+  const label = spec.value === undefined ? spec.key : `${spec.key}=${spec.value}`;
+  const variable = kind !== "exact";
+  const here: Ancestry = {
+    labels: [...ancestry.labels, label],
+    hasVariableStep: ancestry.hasVariableStep || variable,
+    valueToMetric: ancestry.valueToMetric || (variable && spec.valueToMetric),
+  };
+  const limit = spec.limit;
+  const name = limit?.kind === "unlimited" ? limit.name : limit?.windows[0]?.name;
+  const children = spec.children.length > 0 ? compileLevel(spec.children, here, counter) : undefined;
+  if (limit || !children) counter.rules++;
+  return Object.freeze({
+    key: spec.key,
+    kind,
+    value: spec.value,
+    matches: kind === "wildcard" && spec.value !== undefined ? compileGlob(spec.value) : undefined,
+    label,
+    ruleId: name ?? here.labels.join("."),
+    // A named limit keeps its name as the label: names are bounded, request values are not.
+    ruleIdHasValues:
+      name === undefined && (here.valueToMetric || (spec.detailedMetric && here.hasVariableStep)),
+    windows: Object.freeze(limit?.kind === "windows" ? [...limit.windows] : []),
+    unlimited: limit?.kind === "unlimited",
+    shadowMode: spec.shadowMode,
+    quotaMode: spec.quotaMode,
+    countRejected: spec.countRejected,
+    detailedMetric: spec.detailedMetric,
+    valueToMetric: spec.valueToMetric,
+    shareThreshold: kind === "wildcard" && spec.shareThreshold,
+    children,
+  });
+}
