@@ -111,9 +111,9 @@ describe("the same requests on every store", () => {
       ];
       // The enforced descriptor runs out on the third request. The fourth is refused by it in
       // one slot while descriptors in other slots pass: on a cluster the uncounted one is charged
-      // tentatively and must be refunded, the countRejected one kept. It also names the shadow
+      // tentatively and must be refunded, the countRejected one kept. It names the uncounted
       // counter twice, as Envoy may when two actions produce the same descriptor.
-      const mixed = [...sameSlotPair, sameSlotPair[1] as DescriptorCharge, ...elsewhere];
+      const mixed = [...sameSlotPair, ...elsewhere, elsewhere[0] as DescriptorCharge];
       return [sameSlotPair, sameSlotPair, sameSlotPair, mixed, elsewhere];
     });
     const [memory, ...redis] = results.map(answers);
