@@ -19,10 +19,9 @@ export type PolicyFileResult =
 export function parsePolicyFile(file: string, text: string): PolicyFileResult {
   const yaml = parsePolicyYaml(file, text);
   if (!yaml.ok) return yaml;
-  const contents = yaml.doc?.contents;
-  if (!yaml.doc || contents === null || contents === undefined) {
+  if (!yaml.doc)
     return { ok: false, errors: [{ file, path: "domain", message: "required (the file is empty)" }] };
-  }
+  const contents = yaml.doc.contents;
   const reader = new YamlReader(file, yaml.doc);
   if (!isMap(contents)) {
     reader.fail(ROOT_PATH, "expected a mapping with domain and descriptors");

@@ -1,4 +1,4 @@
-import { type Document, LineCounter, parseAllDocuments } from "yaml";
+import { type Document, isScalar, LineCounter, parseAllDocuments } from "yaml";
 import { flowNestingDepth } from "./flow-nesting-depth.ts";
 import { ROOT_PATH } from "./key-path.ts";
 import type { PolicyError } from "./policy-types.ts";
@@ -13,7 +13,7 @@ export const MAX_FLOW_DEPTH = 128;
  */
 export const MAX_ALIAS_COUNT = 100;
 
-/** The one YAML document of a policy file; `undefined` for a file with no document at all. */
+/** The one YAML document of a policy file; `undefined` for a file with no content (only comments, say). */
 export type PolicyYamlResult =
   | { readonly ok: true; readonly doc: Document | undefined }
   | { readonly ok: false; readonly errors: readonly PolicyError[] };
@@ -51,7 +51,8 @@ export function parsePolicyYaml(file: string, text: string): PolicyYamlResult {
     for (const error of doc.errors)
       errors.push({ file, path: at(error.pos[0]), message: `YAML: ${error.message}` });
   }
-  const second = docs[1];
+  // A trailing `---` or `...` leaves an empty document behind; only a second one with content is an error.
+  const second = docs.slice(1).find((doc) => !isEmptyDocument(doc));
   if (second) {
     errors.push({
       file,
@@ -62,7 +63,7 @@ export function parsePolicyYaml(file: string, text: string): PolicyYamlResult {
   if (errors.length > 0) return { ok: false, errors };
 
   const doc = docs[0];
-  if (!doc) return { ok: true, doc: undefined };
+  if (!doc || isEmptyDocument(doc)) return { ok: true, doc: undefined };
   // Expanding once through toJS() applies the yaml package's alias-bomb guard and finds aliases
   // with no anchor, before YamlReader expands aliases itself.
   try {
@@ -78,4 +79,8 @@ export function parsePolicyYaml(file: string, text: string): PolicyYamlResult {
     return fail(ROOT_PATH, `YAML: ${message}`);
   }
   return { ok: true, doc };
+}
+
+function isEmptyDocument(doc: Document): boolean {
+  return doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
 }

@@ -1,0 +1,159 @@
+import { describe, expect, it } from "vitest";
+import { parsePolicyFile } from "./parse-policy-file.ts";
+import { formatPolicyError } from "./policy-types.ts";
+
+const errorsOf = (text: string): string[] => {
+  const parsed = parsePolicyFile("p.yaml", text);
+  return parsed.ok ? [] : parsed.errors.map(formatPolicyError);
+};
+const node = (body: string): string => `domain: d\ndescriptors:\n  - key: a\n${body}`;
+
+describe("parsePolicyFile: what loads", () => {
+  it.each<[string, string]>([
+    ["a file with only a domain", "domain: d\n"],
+    ["a leading document marker and trailing empty documents", "---\ndomain: d\n---\n...\n"],
+    [
+      "null values as absent fields, as yaml.v2 reads them",
+      node("    value:\n    descriptors: ~\n    rate_limit:\n"),
+    ],
+    [
+      "YAML 1.1 booleans (yaml.v2)",
+      node("    shadow_mode: yes\n    detailed_metric: off\n    quota_mode: On\n"),
+    ],
+    [
+      "digit separators in counts (yaml.v2)",
+      node("    rate_limit: { unit: minute, requests_per_unit: 1_000 }\n"),
+    ],
+    ["a count written as a whole float", node("    rate_limit: { unit: minute, requests_per_unit: 10.0 }\n")],
+    [
+      "unlimited with an ignored count, as the reference allows",
+      node("    rate_limit: { unlimited: true, requests_per_unit: 5 }\n"),
+    ],
+    ["rate_limits holding one unlimited entry", node("    rate_limits: [{ unlimited: true }]\n")],
+  ])("%s", (_name, text) => {
+    expect(errorsOf(text)).toEqual([]);
+  });
+
+  it("reads numbers, booleans and dates as text where text is expected, in their source spelling", () => {
+    const parsed = parsePolicyFile(
+      "p.yaml",
+      "domain: 123\ndescriptors:\n  - { key: yes, value: 0x1F }\n  - { key: n, value: 2024-01-01 }\n",
+    );
+    expect(parsed.ok && parsed.spec.domain).toBe("123");
+    expect(parsed.ok && parsed.spec.descriptors.map((d) => [d.key, d.value])).toEqual([
+      ["yes", "0x1F"],
+      ["n", "2024-01-01"],
+    ]);
+  });
+
+  it("honours merge keys, explicit keys winning over merged ones", () => {
+    const parsed = parsePolicyFile(
+      "p.yaml",
+      node(
+        "    metadata: { base: &base { unit: hour, requests_per_unit: 1 } }\n    rate_limit: { <<: *base, requests_per_unit: 7 }\n",
+      ),
+    );
+    expect(parsed.ok && parsed.spec.descriptors[0]?.limit).toEqual({
+      kind: "windows",
+      windows: [{ unit: "hour", requestsPerUnit: 7, name: undefined, replaces: [] }],
+    });
+  });
+});
+
+describe("parsePolicyFile: what is refused", () => {
+  it.each<[string, string, string[]]>([
+    ["an empty file", "", ["domain: required (the file is empty)"]],
+    ["a comment-only file", "# nothing\n", ["domain: required (the file is empty)"]],
+    [
+      "two documents",
+      "domain: a\n---\ndomain: b\n",
+      ["line 2, column 1: a policy file holds one YAML document (one domain)"],
+    ],
+    ["a list at the top", "- a\n", ["(root): expected a mapping with domain and descriptors"]],
+    [
+      "a collection as a key",
+      "? [a]\n: 1\ndomain: d\n",
+      ["(root): mapping keys must be plain text, got a list"],
+    ],
+    [
+      "descriptors as a mapping",
+      "domain: d\ndescriptors: {}\n",
+      ["descriptors: expected a list, got a mapping"],
+    ],
+    [
+      "list items that are not mappings",
+      "domain: d\ndescriptors:\n  - 3\n  - ~\n",
+      ["descriptors[0]: expected a mapping, got 3", "descriptors[1]: expected a mapping, got null"],
+    ],
+    [
+      "an unknown top-level key",
+      "domain: d\ndescriptor: []\n",
+      ["descriptor: unknown key (allowed here: domain, descriptors)"],
+    ],
+    [
+      "a quoted odd key, quoted in the path",
+      'domain: d\n"a b": 1\n',
+      ['["a b"]: unknown key (allowed here: domain, descriptors)'],
+    ],
+    [
+      "a NUL in a key",
+      'domain: d\ndescriptors:\n  - key: "a\\0b"\n',
+      ["descriptors[0].key: must not contain a NUL character"],
+    ],
+    [
+      "an empty value equal to a bare key (the reference treats them alike)",
+      node("    value: ''\n  - key: a\n"),
+      ["descriptors[1]: duplicate descriptor 'a' (already at descriptors[0])"],
+    ],
+    [
+      "metadata that is not a mapping",
+      node("    metadata: 3\n"),
+      ["descriptors[0].metadata: expected a mapping, got 3"],
+    ],
+    [
+      "an empty rate_limits",
+      node("    rate_limits: []\n"),
+      ["descriptors[0].rate_limits: must list at least one limit"],
+    ],
+    [
+      "two windows of one unit, and unlimited among windows",
+      node(
+        "    rate_limits:\n      - { unit: minute, requests_per_unit: 1 }\n      - { unit: MINUTE, requests_per_unit: 2 }\n      - { unlimited: true }\n",
+      ),
+      [
+        "descriptors[0].rate_limits[1].unit: unit 'minute' is already used by descriptors[0].rate_limits[0]",
+        "descriptors[0].rate_limits[2].unlimited: an unlimited limit must be the only entry of rate_limits",
+      ],
+    ],
+    [
+      "replaces entries without a usable name",
+      node(
+        "    rate_limit: { unit: minute, requests_per_unit: 1, replaces: [{}, { name: '' }, { name: [1] }] }\n",
+      ),
+      [
+        "descriptors[0].rate_limit.replaces[0].name: required: the name of the limit to replace",
+        "descriptors[0].rate_limit.replaces[1].name: must not be empty",
+        "descriptors[0].rate_limit.replaces[2].name: expected a string, got a list",
+      ],
+    ],
+    [
+      "an unlimited limit replacing itself",
+      node("    rate_limit: { unlimited: true, name: u, replaces: [{ name: u }] }\n"),
+      ["descriptors[0].rate_limit.replaces[0].name: a limit cannot replace itself ('u')"],
+    ],
+    [
+      "a limit with no unit",
+      node("    rate_limit: { requests_per_unit: 1 }\n"),
+      [
+        "descriptors[0].rate_limit.unit: required unless unlimited is true (one of second, minute, hour, day, week, month, year)",
+      ],
+    ],
+    [
+      "a merge key pointing at its own mapping",
+      "domain: d\ndescriptors:\n  - &n { key: a, <<: *n }\n",
+      ["(root): aliases expand too much (over 100); refusing a possible alias bomb"],
+    ],
+  ])("%s", (_name, text, expected) => {
+    expect(errorsOf(text)).toEqual(expected.map((message) => `p.yaml: ${message}`));
+  });
+});
