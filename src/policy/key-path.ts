@@ -4,15 +4,11 @@
  */
 export const ROOT_PATH = "(root)";
 
-// Keys that are not plain identifiers are quoted so a path stays unambiguous.
+// Keys that are not plain identifiers are quoted so a path stays unambiguous: `metadata["a.b"]`.
 const PLAIN_KEY = /^[A-Za-z0-9_-]+$/;
 
 export function keyPath(parent: string, key: string): string {
-  const segment = PLAIN_KEY.test(key) ? key : JSON.stringify(key);
-  if (parent === ROOT_PATH || parent === "") return PLAIN_KEY.test(key) ? key : `[${segment}]`;
-  return PLAIN_KEY.test(key) ? `${parent}.${segment}` : `${parent}[${segment}]`;
-}
-
-export function indexPath(parent: string, index: number): string {
-  return `${parent}[${index}]`;
+  const atRoot = parent === ROOT_PATH;
+  if (PLAIN_KEY.test(key)) return atRoot ? key : `${parent}.${key}`;
+  return `${atRoot ? "" : parent}[${JSON.stringify(key)}]`;
 }

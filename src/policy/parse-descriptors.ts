@@ -80,7 +80,7 @@ function parseDescriptor(reader: YamlReader, item: Field, depth: number): Descri
     reader.fail(countRejected.path, "only allowed on a descriptor with rate_limit or rate_limits");
   }
   const metadata = fields.get("metadata");
-  if (metadata) reader.isMapping(metadata);
+  if (metadata) reader.expectMapping(metadata);
 
   const spec: DescriptorSpec = {
     path: item.path,

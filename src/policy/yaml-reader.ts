@@ -92,7 +92,7 @@ export class YamlReader {
   }
 
   /** Checks that a free-form value (e.g. `metadata`) is a mapping, without reading inside it. */
-  isMapping(field: Field): boolean {
+  expectMapping(field: Field): boolean {
     if (isMap(this.#resolve(field.node))) return true;
     this.fail(field.path, `expected a mapping, got ${describe(this.#resolve(field.node))}`);
     return false;
