@@ -93,8 +93,9 @@ export class YamlReader {
 
   /** Checks that a free-form value (e.g. `metadata`) is a mapping, without reading inside it. */
   expectMapping(field: Field): boolean {
-    if (isMap(this.#resolve(field.node))) return true;
-    this.fail(field.path, `expected a mapping, got ${describe(this.#resolve(field.node))}`);
+    const node = this.#resolve(field.node);
+    if (isMap(node)) return true;
+    this.fail(field.path, `expected a mapping, got ${describe(node)}`);
     return false;
   }
 
