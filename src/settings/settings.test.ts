@@ -54,19 +54,35 @@ describe("parseSettings", () => {
 
   it.each([
     [[], {}, "--policy (or SLUICE_POLICY) is required"],
-    [["--policy", "p", "--grpc-addr", "nonsense"], {}, '--grpc-addr (SLUICE_GRPC_ADDR): expected HOST:PORT, got "nonsense"'],
-    [["--policy", "p"], { SLUICE_ADMIN_ADDR: "h:70000" }, '--admin-addr (SLUICE_ADMIN_ADDR): expected HOST:PORT, got "h:70000"'],
-    [["--policy", "p", "--redis-url", "http://x"], {}, "--redis-url (SLUICE_REDIS_URL): expected redis://HOST:PORT"],
-    [["--policy", "p", "--header-style", "loud"], {}, '--header-style (SLUICE_HEADER_STYLE): expected one of x-ratelimit, draft, none, got "loud"'],
-    [["--policy", "p", "--upstream-headers", "maybe"], {}, "--upstream-headers (SLUICE_UPSTREAM_HEADERS): expected true or false"],
+    [
+      ["--policy", "p", "--grpc-addr", "nonsense"],
+      {},
+      '--grpc-addr (SLUICE_GRPC_ADDR): expected HOST:PORT, got "nonsense"',
+    ],
+    [
+      ["--policy", "p"],
+      { SLUICE_ADMIN_ADDR: "h:70000" },
+      '--admin-addr (SLUICE_ADMIN_ADDR): expected HOST:PORT, got "h:70000"',
+    ],
+    [
+      ["--policy", "p", "--redis-url", "http://x"],
+      {},
+      "--redis-url (SLUICE_REDIS_URL): expected redis://HOST:PORT",
+    ],
+    [
+      ["--policy", "p", "--header-style", "loud"],
+      {},
+      '--header-style (SLUICE_HEADER_STYLE): expected one of x-ratelimit, draft, none, got "loud"',
+    ],
+    [
+      ["--policy", "p", "--upstream-headers", "maybe"],
+      {},
+      "--upstream-headers (SLUICE_UPSTREAM_HEADERS): expected true or false",
+    ],
     [["--policy", "p", "--bogus"], {}, 'unknown argument "--bogus"'],
     [["--policy"], {}, "--policy needs a value"],
     [["--policy", "p", "--grpc-addr", "h:1", "--grpc-addr", "h:2"], {}, "--grpc-addr given more than once"],
-    [
-      ["--policy", "p", "--redis-url", "redis://h:1", "--redis-cluster", "h:2"],
-      {},
-      "are exclusive",
-    ],
+    [["--policy", "p", "--redis-url", "redis://h:1", "--redis-cluster", "h:2"], {}, "are exclusive"],
   ])("rejects %j %j naming the setting", (argv, env, message) => {
     const result = parseSettings(argv, env);
     expect(result.ok).toBe(false);

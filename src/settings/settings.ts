@@ -67,12 +67,15 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
 
   const redisUrl = raw("redisUrl");
   if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    errors.push(`${describe("redisUrl")}: expected redis://HOST:PORT or rediss://HOST:PORT, got "${redisUrl}"`);
+    errors.push(
+      `${describe("redisUrl")}: expected redis://HOST:PORT or rediss://HOST:PORT, got "${redisUrl}"`,
+    );
   }
   const clusterText = raw("redisCluster");
   const redisCluster = clusterText === undefined ? undefined : splitList(clusterText);
   if (redisCluster !== undefined) {
-    if (redisCluster.length === 0) errors.push(`${describe("redisCluster")}: expected HOST:PORT,HOST:PORT,...`);
+    if (redisCluster.length === 0)
+      errors.push(`${describe("redisCluster")}: expected HOST:PORT,HOST:PORT,...`);
     for (const node of redisCluster) parseHostPort("redisCluster", node, errors);
   }
   if (redisUrl !== undefined && redisCluster !== undefined) {
@@ -82,7 +85,9 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   const styleText = raw("headerStyle") ?? "x-ratelimit";
   const headerStyle = HEADER_STYLES.find((s) => s === styleText);
   if (headerStyle === undefined) {
-    errors.push(`${describe("headerStyle")}: expected one of ${HEADER_STYLES.join(", ")}, got "${styleText}"`);
+    errors.push(
+      `${describe("headerStyle")}: expected one of ${HEADER_STYLES.join(", ")}, got "${styleText}"`,
+    );
   }
   const upstreamHeaders = parseBoolean("upstreamHeaders", raw("upstreamHeaders") ?? "false", errors);
   const shutdownGraceMs = parseWholeNumber("shutdownGrace", raw("shutdownGrace") ?? "10000", errors);
@@ -104,7 +109,9 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
 }
 
 function readFlags(argv: readonly string[], errors: string[]): Map<OptionName, string[]> {
-  const byFlag = new Map(Object.entries(OPTIONS).map(([name, o]) => [o.flag, name as OptionName]));
+  const byFlag = new Map<string, OptionName>(
+    Object.entries(OPTIONS).map(([name, o]) => [o.flag, name as OptionName]),
+  );
   const flags = new Map<OptionName, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";

@@ -59,7 +59,9 @@ describe("sluice serve on the sample policy (memory store)", () => {
     expect(headers["x-ratelimit-remaining"]).toBe("0");
     // After accounting the minute slot holds 21 hits (refused hits count by default). The same
     // request passes once 21·(1 − f) + 1 ≤ 20 in the next slot, i.e. 2/21 of a minute into it.
-    const untilReset = Number(status0?.duration_until_reset?.seconds) * 1000 + (status0?.duration_until_reset?.nanos ?? 0) / 1e6;
+    const untilReset =
+      Number(status0?.duration_until_reset?.seconds) * 1000 +
+      (status0?.duration_until_reset?.nanos ?? 0) / 1e6;
     const retryAfter = Number(headers["retry-after"]);
     expect(retryAfter).toBe(Math.ceil((untilReset + (60_000 * 2) / 21) / 1000));
     const reset = Number(headers["x-ratelimit-reset"]);
@@ -119,10 +121,18 @@ describe("sluice serve on the sample policy (memory store)", () => {
   });
 
   it.each([
-    ["an empty domain", { domain: "", descriptors: [{ entries: [{ key: "tenant", value: "x" }] }] }, /domain/],
+    [
+      "an empty domain",
+      { domain: "", descriptors: [{ entries: [{ key: "tenant", value: "x" }] }] },
+      /domain/,
+    ],
     ["no descriptors", { domain: "api", descriptors: [] }, /descriptor/],
     ["a descriptor with no entries", { domain: "api", descriptors: [{ entries: [] }] }, /entries/],
-    ["an entry with an empty key", { domain: "api", descriptors: [{ entries: [{ key: "", value: "x" }] }] }, /key/],
+    [
+      "an entry with an empty key",
+      { domain: "api", descriptors: [{ entries: [{ key: "", value: "x" }] }] },
+      /key/,
+    ],
   ])("rejects %s with INVALID_ARGUMENT", async (_name, request, message) => {
     await expect(client.shouldRateLimit(request as RlsRequest)).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,

@@ -1,5 +1,11 @@
 import { fileURLToPath } from "node:url";
-import { type ServiceError, credentials, loadPackageDefinition, type Client, type Metadata } from "@grpc/grpc-js";
+import {
+  type Client,
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 
 /**
@@ -46,13 +52,12 @@ export function createRlsClient(address: string): RlsClient {
     enums: String,
     defaults: true,
   });
-  // biome-ignore lint/suspicious/noExplicitAny: proto-loader packages are untyped by design.
   const pkg = loadPackageDefinition(definition) as any;
   const Service = pkg.envoy.service.ratelimit.v3.RateLimitService;
   const client = new Service(address, credentials.createInsecure()) as Client & {
     ShouldRateLimit(
       request: RlsRequest,
-      metadata: Metadata | Record<string, never>,
+      metadata: Metadata,
       options: { deadline: number },
       callback: (error: ServiceError | null, reply: RlsReply) => void,
     ): void;
@@ -60,7 +65,7 @@ export function createRlsClient(address: string): RlsClient {
   return {
     shouldRateLimit(request) {
       return new Promise((resolve, reject) => {
-        client.ShouldRateLimit(request, {}, { deadline: Date.now() + 10_000 }, (error, reply) =>
+        client.ShouldRateLimit(request, new Metadata(), { deadline: Date.now() + 10_000 }, (error, reply) =>
           error ? reject(error) : resolve(reply),
         );
       });

@@ -1,4 +1,4 @@
-import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Metrics } from "../../metrics/metrics.ts";
 import type { HostPort } from "../../settings/settings.ts";
@@ -47,7 +47,8 @@ async function route(
   state: AdminState,
 ): Promise<void> {
   const path = (request.url ?? "/").split("?")[0];
-  if (request.method !== "GET" && request.method !== "HEAD") return send(response, 405, "method not allowed\n");
+  if (request.method !== "GET" && request.method !== "HEAD")
+    return send(response, 405, "method not allowed\n");
   switch (path) {
     case "/healthz":
       return send(response, 200, "ok\n");
@@ -65,7 +66,12 @@ async function route(
   }
 }
 
-function send(response: ServerResponse, status: number, body: string, contentType = "text/plain; charset=utf-8") {
+function send(
+  response: ServerResponse,
+  status: number,
+  body: string,
+  contentType = "text/plain; charset=utf-8",
+) {
   response.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
   response.end(body);
 }

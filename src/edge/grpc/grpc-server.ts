@@ -1,10 +1,9 @@
-import { fileURLToPath } from "node:url";
 import { Server, ServerCredentials, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import { HealthImplementation } from "grpc-health-check";
 import {
+  type RateLimitRequest,
   type RateLimitResponse,
+  type RateLimitServiceServer,
   RateLimitServiceService,
 } from "../../generated/envoy/service/ratelimit/v3/rls.ts";
 import type { Decision, RateLimitCall } from "../../limiter/limiter-types.ts";
@@ -14,6 +13,7 @@ import type { HostPort } from "../../settings/settings.ts";
 import { StoreError } from "../../store/counter-store.ts";
 import { toGrpcErrorStatus } from "./error-status.ts";
 import { toRateLimitCall, toRateLimitResponse } from "./proto-mapping.ts";
+import { createReflectionService } from "./reflection-service.ts";
 
 export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 
@@ -32,19 +32,21 @@ export interface RunningGrpcServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-const PROTO_ROOT = fileURLToPath(new URL("../../../proto/", import.meta.url));
-
-export async function startGrpcServer(addr: HostPort, options: GrpcServerOptions): Promise<RunningGrpcServer> {
+export async function startGrpcServer(
+  addr: HostPort,
+  options: GrpcServerOptions,
+): Promise<RunningGrpcServer> {
   const server = new Server();
-  server.addService(RateLimitServiceService, {
+  const implementation: RateLimitServiceServer = {
     shouldRateLimit: (call, callback) => {
       void answer(call.request, callback, options);
     },
-  });
+  };
+  server.addService(RateLimitServiceService, implementation);
 
   const health = new HealthImplementation({ "": "NOT_SERVING", [RATE_LIMIT_SERVICE]: "NOT_SERVING" });
   health.addToServer(server);
-  reflectionService().addToServer(server);
+  createReflectionService().addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
     const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
@@ -73,7 +75,7 @@ export async function startGrpcServer(addr: HostPort, options: GrpcServerOptions
 }
 
 async function answer(
-  request: Parameters<typeof toRateLimitCall>[0],
+  request: RateLimitRequest,
   callback: sendUnaryData<RateLimitResponse>,
   { limiter, policy, metrics }: GrpcServerOptions,
 ): Promise<void> {
@@ -91,12 +93,4 @@ async function answer(
   } finally {
     stopTimer();
   }
-}
-
-/** Server reflection (so grpcurl works without the proto files), over Sluice's own protos and health. */
-function reflectionService(): ReflectionService {
-  const options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
-  const rls = loadSync("envoy/service/ratelimit/v3/rls.proto", { ...options, includeDirs: [PROTO_ROOT] });
-  const health = loadSync(healthProtoPath, options);
-  return new ReflectionService({ ...rls, ...health });
 }

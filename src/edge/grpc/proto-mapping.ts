@@ -30,7 +30,7 @@ const UNIT_BY_NUMBER = new Map<number, Unit>([
   [RateLimitUnit.YEAR, "year"],
 ]);
 
-const REPLY_UNIT: Record<Unit, number> = {
+const REPLY_UNIT: Record<Unit, RateLimitResponse_RateLimit_Unit> = {
   second: RateLimitResponse_RateLimit_Unit.SECOND,
   minute: RateLimitResponse_RateLimit_Unit.MINUTE,
   hour: RateLimitResponse_RateLimit_Unit.HOUR,
@@ -69,8 +69,16 @@ export function toRateLimitResponse(decision: Decision): RateLimitResponse {
   return {
     overallCode: decision.code === "OK" ? RateLimitResponse_Code.OK : RateLimitResponse_Code.OVER_LIMIT,
     statuses: decision.statuses.map(toDescriptorStatus),
-    responseHeadersToAdd: decision.responseHeaders.map((h) => ({ key: h.key, value: h.value, rawValue: EMPTY })),
-    requestHeadersToAdd: decision.requestHeaders.map((h) => ({ key: h.key, value: h.value, rawValue: EMPTY })),
+    responseHeadersToAdd: decision.responseHeaders.map((h) => ({
+      key: h.key,
+      value: h.value,
+      rawValue: EMPTY,
+    })),
+    requestHeadersToAdd: decision.requestHeaders.map((h) => ({
+      key: h.key,
+      value: h.value,
+      rawValue: EMPTY,
+    })),
     rawBody: decision.body === undefined ? EMPTY : Buffer.from(decision.body),
     dynamicMetadata: undefined,
     quota: undefined,
