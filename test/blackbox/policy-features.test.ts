@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../support/redis-server.ts";
+import { startRedis, startRedisCluster } from "../support/redis-server.ts";
 import {
   createRlsClient,
   headersOf,
@@ -11,173 +11,186 @@ import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 
 const FEATURES = "test/fixtures/policies/features.yaml";
 
-// Every policy feature through the real gRPC edge, once on the embedded store and once on Redis:
-// the answers must not depend on the backend.
-describe.each(["memory", "redis"] as const)("policy features over gRPC (%s store)", (backend) => {
-  let redis: RedisServer | undefined;
-  let sluice: SluiceProcess;
-  let client: RlsClient;
-  let seq = 0;
-  /** A value no other test uses, so each test starts from fresh counters. */
-  const fresh = (prefix: string) => `${prefix}-${backend}-${Date.now()}-${seq++}`;
+// Every policy feature through the real gRPC edge on the embedded store, one Redis and a 3-node
+// Redis Cluster: the answers must not depend on the backend.
+describe.each(["memory", "redis", "redis-cluster"] as const)(
+  "policy features over gRPC (%s store)",
+  (backend) => {
+    let redis: { stop(): Promise<void> } | undefined;
+    let sluice: SluiceProcess;
+    let client: RlsClient;
+    let seq = 0;
+    /** A value no other test uses, so each test starts from fresh counters. */
+    const fresh = (prefix: string) => `${prefix}-${backend}-${Date.now()}-${seq++}`;
 
-  beforeAll(async () => {
-    redis = backend === "redis" ? await startRedis() : undefined;
-    sluice = await startSluice(["--policy", FEATURES, ...(redis ? ["--redis-url", redis.url] : [])]);
-    client = createRlsClient(sluice.grpcAddress);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await sluice?.stop();
-    await redis?.stop();
-  });
-
-  const entry = (key: string, value: string) => ({ key, value });
-  const call = (descriptors: RlsDescriptor[], hits_addend = 0): Promise<RlsReply> =>
-    client.shouldRateLimit({ domain: "features", descriptors, hits_addend });
-  const one = (key: string, value: string, extra: Partial<RlsDescriptor> = {}) =>
-    call([{ entries: [entry(key, value)], ...extra }]);
-  const codes = async (n: number, send: () => Promise<RlsReply>) => {
-    const out: string[] = [];
-    for (let i = 0; i < n; i++) out.push((await send()).overall_code);
-    return out;
-  };
-
-  it.each([
-    ["second", 1],
-    ["minute", 60],
-    ["hour", 3_600],
-    ["day", 86_400],
-    ["week", 604_800],
-    ["month", 2_592_000],
-    ["year", 31_536_000],
-  ])("enforces a %s window (2 per unit) and reports it", async (unit, seconds) => {
-    expect(await codes(2, () => one("unit", unit))).toEqual(["OK", "OK"]);
-    const refused = await one("unit", unit);
-    expect(refused.overall_code).toBe("OVER_LIMIT");
-    const status = refused.statuses[0];
-    expect(status?.current_limit).toMatchObject({ requests_per_unit: 2, unit: unit.toUpperCase() });
-    expect(Number(status?.duration_until_reset?.seconds)).toBeLessThanOrEqual(seconds);
-  });
-
-  it("shadow mode answers OK past the limit but still counts and reports the window", async () => {
-    const value = fresh("shadow");
-    expect(await codes(4, () => one("shadow", value))).toEqual(["OK", "OK", "OK", "OK"]);
-    const last = await one("shadow", value);
-    expect(last.statuses[0]).toMatchObject({
-      code: "OK",
-      limit_remaining: 0,
-      current_limit: { name: "shadow_per_minute", requests_per_unit: 2 },
+    beforeAll(async () => {
+      const storeArgs: string[] = [];
+      if (backend === "redis") {
+        const server = await startRedis();
+        redis = server;
+        storeArgs.push("--redis-url", server.url);
+      } else if (backend === "redis-cluster") {
+        const cluster = await startRedisCluster();
+        redis = cluster;
+        storeArgs.push("--redis-cluster", cluster.nodes.join(","));
+      }
+      sluice = await startSluice(["--policy", FEATURES, ...storeArgs]);
+      client = createRlsClient(sluice.grpcAddress);
     });
-    // Headers describe enforced windows only, so a shadow rule adds none.
-    expect(last.response_headers_to_add).toEqual([]);
-    const metrics = await (await fetch(`${sluice.adminUrl}/metrics`)).text();
-    expect(metrics).toMatch(
-      /sluice_rule_decisions_total\{[^}]*rule="shadow_per_minute"[^}]*code="OVER_LIMIT"[^}]*\} [1-9]/,
-    );
-  });
 
-  it("replaces: the overriding limit applies and the replaced one is neither checked nor counted", async () => {
-    const value = fresh("replace");
-    const both = () =>
-      call([{ entries: [entry("replace_base", value)] }, { entries: [entry("replace_override", value)] }]);
-    expect(await codes(5, both)).toEqual(["OK", "OK", "OK", "OK", "OK"]);
-    const refused = await both();
-    expect(refused.overall_code).toBe("OVER_LIMIT");
-    expect(refused.statuses[1]?.current_limit?.name).toBe("override_limit");
-    const baseAlone = await one("replace_base", value);
-    expect(baseAlone.overall_code).toBe("OK");
-    expect(baseAlone.statuses[0]).toMatchObject({
-      limit_remaining: 1,
-      current_limit: { name: "base_limit" },
+    afterAll(async () => {
+      client?.close();
+      await sluice?.stop();
+      await redis?.stop();
     });
-  });
 
-  it("wildcard values keep one counter per matched value; non-matching values are not limited", async () => {
-    const a = `/v1/${fresh("a")}`;
-    expect(await codes(4, () => one("path", a))).toEqual(["OK", "OK", "OK", "OVER_LIMIT"]);
-    expect((await one("path", `/v1/${fresh("b")}`)).overall_code).toBe("OK");
-    const unmatched = await one("path", `/v2/${fresh("c")}`);
-    expect(unmatched.overall_code).toBe("OK");
-    expect(unmatched.statuses[0]?.current_limit).toBeNull();
-  });
+    const entry = (key: string, value: string) => ({ key, value });
+    const call = (descriptors: RlsDescriptor[], hits_addend = 0): Promise<RlsReply> =>
+      client.shouldRateLimit({ domain: "features", descriptors, hits_addend });
+    const one = (key: string, value: string, extra: Partial<RlsDescriptor> = {}) =>
+      call([{ entries: [entry(key, value)], ...extra }]);
+    const codes = async (n: number, send: () => Promise<RlsReply>) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) out.push((await send()).overall_code);
+      return out;
+    };
 
-  it("share_threshold makes every value matching the wildcard share one counter", async () => {
-    // The shared counter is keyed on the pattern, so this test owns it for the process's lifetime.
-    expect(await one("shared", "team-a").then((r) => r.overall_code)).toBe("OK");
-    expect(await one("shared", "team-b").then((r) => r.overall_code)).toBe("OK");
-    expect(await one("shared", "team-c").then((r) => r.overall_code)).toBe("OVER_LIMIT");
-  });
-
-  it("request hits_addend sets the cost of every descriptor", async () => {
-    const path = `/v1/${fresh("hits")}`;
-    const first = await call([{ entries: [entry("path", path)] }], 2);
-    expect(first.overall_code).toBe("OK");
-    expect(first.statuses[0]?.limit_remaining).toBe(1);
-    expect((await call([{ entries: [entry("path", path)] }], 2)).overall_code).toBe("OVER_LIMIT");
-  });
-
-  it("a descriptor's own hits_addend wins over the request's; 0 checks without consuming", async () => {
-    const path = `/v1/${fresh("own-hits")}`;
-    const check = await call([{ entries: [entry("path", path)], hits_addend: { value: 0 } }], 3);
-    expect(check.overall_code).toBe("OK");
-    expect(check.statuses[0]?.limit_remaining).toBe(3);
-    const three = await call([{ entries: [entry("path", path)], hits_addend: { value: 3 } }], 1);
-    expect(three.overall_code).toBe("OK");
-    expect(three.statuses[0]?.limit_remaining).toBe(0);
-  });
-
-  it("a descriptor's own limit replaces the configured one", async () => {
-    const value = fresh("override");
-    const limit = { requests_per_unit: 1, unit: "HOUR" };
-    const first = await one("whitelist", value, { limit });
-    expect(first.overall_code).toBe("OK");
-    expect(first.statuses[0]?.current_limit).toMatchObject({ requests_per_unit: 1, unit: "HOUR" });
-    expect((await one("whitelist", value, { limit })).overall_code).toBe("OVER_LIMIT");
-  });
-
-  it("quota mode refuses only when every quota descriptor of the request is over", async () => {
-    const spent = fresh("quota-spent");
-    expect(await codes(3, () => one("quota", spent))).toEqual(["OK", "OK", "OVER_LIMIT"]);
-    const mixed = await call([
-      { entries: [entry("quota", spent)] },
-      { entries: [entry("quota", fresh("quota-new"))] },
-    ]);
-    expect(mixed.overall_code).toBe("OK");
-    expect(mixed.statuses.map((s) => s.code)).toEqual(["OVER_LIMIT", "OK"]);
-  });
-
-  it("count_rejected: false leaves refused requests out of the counter", async () => {
-    const value = fresh("uncounted");
-    expect(await codes(7, () => one("count_rejected_off", value))).toEqual([
-      "OK",
-      "OK",
-      "OVER_LIMIT",
-      "OVER_LIMIT",
-      "OVER_LIMIT",
-      "OVER_LIMIT",
-      "OVER_LIMIT",
-    ]);
-    const refused = await one("count_rejected_off", value);
-    const status = refused.statuses[0];
-    const untilResetMs =
-      Number(status?.duration_until_reset?.seconds) * 1000 + (status?.duration_until_reset?.nanos ?? 0) / 1e6;
-    // The slot still holds 2 hits, not 8: the request passes once 2·(1 − f) + 1 ≤ 2, half-way into the
-    // next minute. Had refusals counted, it would be 8·(1 − f) + 1 ≤ 2, seven eighths in.
-    expect(Number(headersOf(refused.response_headers_to_add)["retry-after"])).toBe(
-      Math.ceil((untilResetMs + 30_000) / 1000),
-    );
-  });
-
-  it("unlimited and whitelisted descriptors answer OK with no current limit", async () => {
-    const unlimited = await one("unlimited", fresh("u"));
-    expect(unlimited.statuses[0]).toMatchObject({
-      code: "OK",
-      current_limit: null,
-      limit_remaining: 4294967295,
+    it.each([
+      ["second", 1],
+      ["minute", 60],
+      ["hour", 3_600],
+      ["day", 86_400],
+      ["week", 604_800],
+      ["month", 2_592_000],
+      ["year", 31_536_000],
+    ])("enforces a %s window (2 per unit) and reports it", async (unit, seconds) => {
+      expect(await codes(2, () => one("unit", unit))).toEqual(["OK", "OK"]);
+      const refused = await one("unit", unit);
+      expect(refused.overall_code).toBe("OVER_LIMIT");
+      const status = refused.statuses[0];
+      expect(status?.current_limit).toMatchObject({ requests_per_unit: 2, unit: unit.toUpperCase() });
+      expect(Number(status?.duration_until_reset?.seconds)).toBeLessThanOrEqual(seconds);
     });
-    const whitelisted = await one("whitelist", fresh("w"));
-    expect(whitelisted.statuses[0]).toMatchObject({ code: "OK", current_limit: null });
-  });
-});
+
+    it("shadow mode answers OK past the limit but still counts and reports the window", async () => {
+      const value = fresh("shadow");
+      expect(await codes(4, () => one("shadow", value))).toEqual(["OK", "OK", "OK", "OK"]);
+      const last = await one("shadow", value);
+      expect(last.statuses[0]).toMatchObject({
+        code: "OK",
+        limit_remaining: 0,
+        current_limit: { name: "shadow_per_minute", requests_per_unit: 2 },
+      });
+      // Headers describe enforced windows only, so a shadow rule adds none.
+      expect(last.response_headers_to_add).toEqual([]);
+      const metrics = await (await fetch(`${sluice.adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(
+        /sluice_rule_decisions_total\{[^}]*rule="shadow_per_minute"[^}]*code="OVER_LIMIT"[^}]*\} [1-9]/,
+      );
+    });
+
+    it("replaces: the overriding limit applies and the replaced one is neither checked nor counted", async () => {
+      const value = fresh("replace");
+      const both = () =>
+        call([{ entries: [entry("replace_base", value)] }, { entries: [entry("replace_override", value)] }]);
+      expect(await codes(5, both)).toEqual(["OK", "OK", "OK", "OK", "OK"]);
+      const refused = await both();
+      expect(refused.overall_code).toBe("OVER_LIMIT");
+      expect(refused.statuses[1]?.current_limit?.name).toBe("override_limit");
+      const baseAlone = await one("replace_base", value);
+      expect(baseAlone.overall_code).toBe("OK");
+      expect(baseAlone.statuses[0]).toMatchObject({
+        limit_remaining: 1,
+        current_limit: { name: "base_limit" },
+      });
+    });
+
+    it("wildcard values keep one counter per matched value; non-matching values are not limited", async () => {
+      const a = `/v1/${fresh("a")}`;
+      expect(await codes(4, () => one("path", a))).toEqual(["OK", "OK", "OK", "OVER_LIMIT"]);
+      expect((await one("path", `/v1/${fresh("b")}`)).overall_code).toBe("OK");
+      const unmatched = await one("path", `/v2/${fresh("c")}`);
+      expect(unmatched.overall_code).toBe("OK");
+      expect(unmatched.statuses[0]?.current_limit).toBeNull();
+    });
+
+    it("share_threshold makes every value matching the wildcard share one counter", async () => {
+      // The shared counter is keyed on the pattern, so this test owns it for the process's lifetime.
+      expect(await one("shared", "team-a").then((r) => r.overall_code)).toBe("OK");
+      expect(await one("shared", "team-b").then((r) => r.overall_code)).toBe("OK");
+      expect(await one("shared", "team-c").then((r) => r.overall_code)).toBe("OVER_LIMIT");
+    });
+
+    it("request hits_addend sets the cost of every descriptor", async () => {
+      const path = `/v1/${fresh("hits")}`;
+      const first = await call([{ entries: [entry("path", path)] }], 2);
+      expect(first.overall_code).toBe("OK");
+      expect(first.statuses[0]?.limit_remaining).toBe(1);
+      expect((await call([{ entries: [entry("path", path)] }], 2)).overall_code).toBe("OVER_LIMIT");
+    });
+
+    it("a descriptor's own hits_addend wins over the request's; 0 checks without consuming", async () => {
+      const path = `/v1/${fresh("own-hits")}`;
+      const check = await call([{ entries: [entry("path", path)], hits_addend: { value: 0 } }], 3);
+      expect(check.overall_code).toBe("OK");
+      expect(check.statuses[0]?.limit_remaining).toBe(3);
+      const three = await call([{ entries: [entry("path", path)], hits_addend: { value: 3 } }], 1);
+      expect(three.overall_code).toBe("OK");
+      expect(three.statuses[0]?.limit_remaining).toBe(0);
+    });
+
+    it("a descriptor's own limit replaces the configured one", async () => {
+      const value = fresh("override");
+      const limit = { requests_per_unit: 1, unit: "HOUR" };
+      const first = await one("whitelist", value, { limit });
+      expect(first.overall_code).toBe("OK");
+      expect(first.statuses[0]?.current_limit).toMatchObject({ requests_per_unit: 1, unit: "HOUR" });
+      expect((await one("whitelist", value, { limit })).overall_code).toBe("OVER_LIMIT");
+    });
+
+    it("quota mode refuses only when every quota descriptor of the request is over", async () => {
+      const spent = fresh("quota-spent");
+      expect(await codes(3, () => one("quota", spent))).toEqual(["OK", "OK", "OVER_LIMIT"]);
+      const mixed = await call([
+        { entries: [entry("quota", spent)] },
+        { entries: [entry("quota", fresh("quota-new"))] },
+      ]);
+      expect(mixed.overall_code).toBe("OK");
+      expect(mixed.statuses.map((s) => s.code)).toEqual(["OVER_LIMIT", "OK"]);
+    });
+
+    it("count_rejected: false leaves refused requests out of the counter", async () => {
+      const value = fresh("uncounted");
+      expect(await codes(7, () => one("count_rejected_off", value))).toEqual([
+        "OK",
+        "OK",
+        "OVER_LIMIT",
+        "OVER_LIMIT",
+        "OVER_LIMIT",
+        "OVER_LIMIT",
+        "OVER_LIMIT",
+      ]);
+      const refused = await one("count_rejected_off", value);
+      const status = refused.statuses[0];
+      const untilResetMs =
+        Number(status?.duration_until_reset?.seconds) * 1000 +
+        (status?.duration_until_reset?.nanos ?? 0) / 1e6;
+      // The slot still holds 2 hits, not 8: the request passes once 2·(1 − f) + 1 ≤ 2, half-way into the
+      // next minute. Had refusals counted, it would be 8·(1 − f) + 1 ≤ 2, seven eighths in.
+      expect(Number(headersOf(refused.response_headers_to_add)["retry-after"])).toBe(
+        Math.ceil((untilResetMs + 30_000) / 1000),
+      );
+    });
+
+    it("unlimited and whitelisted descriptors answer OK with no current limit", async () => {
+      const unlimited = await one("unlimited", fresh("u"));
+      expect(unlimited.statuses[0]).toMatchObject({
+        code: "OK",
+        current_limit: null,
+        limit_remaining: 4294967295,
+      });
+      const whitelisted = await one("whitelist", fresh("w"));
+      expect(whitelisted.statuses[0]).toMatchObject({ code: "OK", current_limit: null });
+    });
+  },
+);
