@@ -23,7 +23,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     default:
-      process.stderr.write(`${command === undefined ? "missing command" : `unknown command "${command}"`}\n${USAGE}\n`);
+      process.stderr.write(
+        `${command === undefined ? "missing command" : `unknown command "${command}"`}\n${USAGE}\n`,
+      );
       return 2;
   }
 }

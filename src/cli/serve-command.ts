@@ -6,7 +6,7 @@ import { createLogger } from "../log/logger.ts";
 import { createMetrics } from "../metrics/metrics.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
 import { formatPolicyError, type PolicyTable } from "../policy/policy-types.ts";
-import { SERVE_USAGE, type Settings, parseSettings } from "../settings/settings.ts";
+import { parseSettings, SERVE_USAGE, type Settings } from "../settings/settings.ts";
 import { counterKey } from "../store/counter-key.ts";
 import { createCounterStore } from "../store/create-counter-store.ts";
 import { watchStoreHealth } from "./store-health.ts";

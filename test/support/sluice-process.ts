@@ -17,7 +17,10 @@ export interface SluiceProcess {
  * Starts `sluice serve` as a separate process on free loopback ports (port 0) and waits for its
  * "serving" log line, which carries the bound ports.
  */
-export async function startSluice(args: readonly string[], env: Record<string, string> = {}): Promise<SluiceProcess> {
+export async function startSluice(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<SluiceProcess> {
   const child = spawn(
     process.execPath,
     [BIN, "serve", "--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", ...args],
@@ -40,7 +43,10 @@ export async function startSluice(args: readonly string[], env: Record<string, s
   };
 }
 
-function waitForServing(child: ChildProcess, output: () => string): Promise<{ grpcPort: number; adminPort: number }> {
+function waitForServing(
+  child: ChildProcess,
+  output: () => string,
+): Promise<{ grpcPort: number; adminPort: number }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -79,7 +85,9 @@ export function stopProcess(child: ChildProcess, graceMs: number): Promise<numbe
 }
 
 /** Runs `sluice <args>` to completion and returns its exit code and output. */
-export function runSluice(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runSluice(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

@@ -75,7 +75,11 @@ describe("wire compatibility with Envoy's published schema", () => {
       statuses: [
         {
           code: RateLimitResponse_Code.OVER_LIMIT,
-          currentLimit: { name: "free_per_minute", requestsPerUnit: 20, unit: RateLimitResponse_RateLimit_Unit.MINUTE },
+          currentLimit: {
+            name: "free_per_minute",
+            requestsPerUnit: 20,
+            unit: RateLimitResponse_RateLimit_Unit.MINUTE,
+          },
           limitRemaining: 0,
           durationUntilReset: { seconds: 12, nanos: 500_000_000 },
         },
