@@ -54,7 +54,9 @@ describe("Envoy in front of Sluice", () => {
     expect(headers.reset).toBeGreaterThanOrEqual(now);
     const retryAfter = Number(refused.headers["retry-after"]);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(60);
+    // A sliding minute forgets a hit within two minutes at most; refused hits count too, so a refusal
+    // early in a minute can be told to wait a little over 60 s.
+    expect(retryAfter).toBeLessThanOrEqual(120);
     // On a refusal Reset is the moment Retry-After points at: Sluice's now, rounded up, plus the wait.
     // Envoy's Date header is whole seconds and refreshed about twice a second, so allow 2 s of slack.
     const impliedNow = (headers.reset ?? 0) - retryAfter;
@@ -87,7 +89,8 @@ describe("Envoy in front of Sluice", () => {
     expect(reply.status).toBe(200);
     const headers = rateLimitHeaders(reply);
     expect(headers).toMatchObject({ limit: 1000, remaining: 998 });
-    expect(headers.reset).toBeLessThanOrEqual(dateSeconds(reply) + 60);
+    // Within a minute of now: the minute window's end, not the key's hour (Date may lag by a second).
+    expect(headers.reset).toBeLessThanOrEqual(dateSeconds(reply) + 61);
   });
 
   it("makes two API keys of one tenant share its quota, whatever tenant or plan a client claims", async () => {
@@ -200,7 +203,10 @@ function delta(before: Record<string, number>, after: Record<string, number>): R
   return changed;
 }
 
-/** The reply's Date header in Unix seconds: "now" as Envoy saw it. */
+/**
+ * The reply's Date header in Unix seconds: "now" as Envoy saw it, give or take a second (Envoy
+ * refreshes the header about twice a second, and it has no fraction).
+ */
 function dateSeconds(reply: Reply): number {
   return Math.floor(Date.parse(String(reply.headers.date)) / 1000);
 }
