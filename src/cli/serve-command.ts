@@ -41,10 +41,16 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     headerStyle: settings.headerStyle,
     upstreamHeaders: settings.upstreamHeaders,
     counterKey,
+    limits: settings.requestLimits,
   });
 
   let accepting = true;
-  const grpc = await startGrpcServer(settings.grpcAddr, { limiter, policy, metrics });
+  const grpc = await startGrpcServer(settings.grpcAddr, {
+    limiter,
+    policy,
+    metrics,
+    maxMessageBytes: settings.maxMessageBytes,
+  });
   const admin = await startAdminServer(settings.adminAddr, {
     metrics,
     state: { policyLoaded: () => true, accepting: () => accepting },

@@ -3,6 +3,7 @@ import type { CounterStore } from "../store/counter-store.ts";
 import { decide } from "./decide.ts";
 import type { Decision, HeaderStyle, RateLimitCall } from "./limiter-types.ts";
 import { planCharges } from "./plan-charges.ts";
+import type { RequestLimits } from "./request-limits.ts";
 import { validateCall } from "./validate-call.ts";
 
 export interface RateLimiterOptions {
@@ -14,6 +15,8 @@ export interface RateLimiterOptions {
   readonly upstreamHeaders: boolean;
   /** Maps a rule's counter identity to the store key (src/store/counter-key.ts). */
   readonly counterKey: (counterId: string) => string;
+  /** Bounds on one call; the defaults of request-limits.ts when absent. */
+  readonly limits?: RequestLimits | undefined;
 }
 
 export interface RateLimiter {
@@ -30,7 +33,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const decideOptions = { headerStyle: options.headerStyle, upstreamHeaders: options.upstreamHeaders };
   return {
     async shouldRateLimit(call) {
-      validateCall(call);
+      validateCall(call, options.limits);
       const plan = planCharges(call, options.policy(), counterKey);
       // Nothing limited: no round trip to the store, which may be remote.
       const result = plan.charges.length === 0 ? undefined : await store.charge(plan.charges);

@@ -15,6 +15,13 @@ describe("parseSettings", () => {
         headerStyle: "x-ratelimit",
         upstreamHeaders: false,
         shutdownGraceMs: 10_000,
+        requestLimits: {
+          maxDescriptors: 64,
+          maxEntriesPerDescriptor: 16,
+          maxKeyBytes: 256,
+          maxValueBytes: 1024,
+        },
+        maxMessageBytes: 65_536,
       },
     });
     expect(Object.isFrozen(result.ok && result.settings)).toBe(true);
@@ -38,6 +45,25 @@ describe("parseSettings", () => {
       headerStyle: "draft",
       upstreamHeaders: true,
       shutdownGraceMs: 250,
+    });
+  });
+
+  it("reads the request limits from flags and the environment", () => {
+    const result = parseSettings(
+      [
+        "--policy",
+        "p",
+        "--max-descriptors",
+        "8",
+        "--max-descriptor-entries=4",
+        "--max-message-bytes",
+        "4096",
+      ],
+      { SLUICE_MAX_KEY_BYTES: "32", SLUICE_MAX_VALUE_BYTES: "64" },
+    );
+    expect(result.ok && result.settings).toMatchObject({
+      requestLimits: { maxDescriptors: 8, maxEntriesPerDescriptor: 4, maxKeyBytes: 32, maxValueBytes: 64 },
+      maxMessageBytes: 4096,
     });
   });
 
@@ -83,6 +109,12 @@ describe("parseSettings", () => {
     [["--policy"], {}, "--policy needs a value"],
     [["--policy", "p", "--grpc-addr", "h:1", "--grpc-addr", "h:2"], {}, "--grpc-addr given more than once"],
     [["--policy", "p", "--redis-url", "redis://h:1", "--redis-cluster", "h:2"], {}, "are exclusive"],
+    [
+      ["--policy", "p", "--max-descriptors", "0"],
+      {},
+      '--max-descriptors (SLUICE_MAX_DESCRIPTORS): expected a whole number of at least 1, got "0"',
+    ],
+    [["--policy", "p"], { SLUICE_MAX_VALUE_BYTES: "1k" }, "--max-value-bytes (SLUICE_MAX_VALUE_BYTES)"],
   ])("rejects %j %j naming the setting", (argv, env, message) => {
     const result = parseSettings(argv, env);
     expect(result.ok).toBe(false);

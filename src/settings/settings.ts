@@ -1,4 +1,9 @@
 import type { HeaderStyle } from "../limiter/limiter-types.ts";
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_REQUEST_LIMITS,
+  type RequestLimits,
+} from "../limiter/request-limits.ts";
 
 /** Everything `sluice serve` is configured with: parsed once at start, validated, frozen. */
 export interface Settings {
@@ -12,6 +17,10 @@ export interface Settings {
   readonly upstreamHeaders: boolean;
   /** How long SIGTERM waits for in-flight calls before closing anyway, in ms. */
   readonly shutdownGraceMs: number;
+  /** Bounds on one ShouldRateLimit call; a call beyond them is answered INVALID_ARGUMENT. */
+  readonly requestLimits: RequestLimits;
+  /** Bound on one encoded request in bytes; grpc-js refuses a larger one before decoding it. */
+  readonly maxMessageBytes: number;
 }
 
 export interface HostPort {
@@ -35,6 +44,11 @@ const OPTIONS = {
   headerStyle: { flag: "--header-style", env: "SLUICE_HEADER_STYLE", repeat: false },
   upstreamHeaders: { flag: "--upstream-headers", env: "SLUICE_UPSTREAM_HEADERS", repeat: false },
   shutdownGrace: { flag: "--shutdown-grace-ms", env: "SLUICE_SHUTDOWN_GRACE_MS", repeat: false },
+  maxDescriptors: { flag: "--max-descriptors", env: "SLUICE_MAX_DESCRIPTORS", repeat: false },
+  maxEntries: { flag: "--max-descriptor-entries", env: "SLUICE_MAX_DESCRIPTOR_ENTRIES", repeat: false },
+  maxKeyBytes: { flag: "--max-key-bytes", env: "SLUICE_MAX_KEY_BYTES", repeat: false },
+  maxValueBytes: { flag: "--max-value-bytes", env: "SLUICE_MAX_VALUE_BYTES", repeat: false },
+  maxMessageBytes: { flag: "--max-message-bytes", env: "SLUICE_MAX_MESSAGE_BYTES", repeat: false },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -44,6 +58,8 @@ const HEADER_STYLES: readonly HeaderStyle[] = ["x-ratelimit", "draft", "none"];
 export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...] [--grpc-addr HOST:PORT] [--admin-addr HOST:PORT]
                     [--redis-url redis://...|rediss://...] [--redis-cluster HOST:PORT,HOST:PORT,...]
                     [--header-style x-ratelimit|draft|none] [--upstream-headers true|false] [--shutdown-grace-ms N]
+                    [--max-descriptors N] [--max-descriptor-entries N] [--max-key-bytes N] [--max-value-bytes N]
+                    [--max-message-bytes N]
 Each flag can also be set in the environment: ${Object.values(OPTIONS)
   .map((o) => o.env)
   .join(", ")}. Flags win over the environment.`;
@@ -91,6 +107,15 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   }
   const upstreamHeaders = parseBoolean("upstreamHeaders", raw("upstreamHeaders") ?? "false", errors);
   const shutdownGraceMs = parseWholeNumber("shutdownGrace", raw("shutdownGrace") ?? "10000", errors);
+  const limit = (name: OptionName, fallback: number) =>
+    parsePositiveNumber(name, raw(name) ?? String(fallback), errors);
+  const requestLimits: RequestLimits = Object.freeze({
+    maxDescriptors: limit("maxDescriptors", DEFAULT_REQUEST_LIMITS.maxDescriptors),
+    maxEntriesPerDescriptor: limit("maxEntries", DEFAULT_REQUEST_LIMITS.maxEntriesPerDescriptor),
+    maxKeyBytes: limit("maxKeyBytes", DEFAULT_REQUEST_LIMITS.maxKeyBytes),
+    maxValueBytes: limit("maxValueBytes", DEFAULT_REQUEST_LIMITS.maxValueBytes),
+  });
+  const maxMessageBytes = limit("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES);
 
   if (errors.length > 0 || headerStyle === undefined) return { ok: false, errors };
   return {
@@ -104,6 +129,8 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       headerStyle,
       upstreamHeaders,
       shutdownGraceMs,
+      requestLimits,
+      maxMessageBytes,
     }),
   };
 }
@@ -162,6 +189,15 @@ function parseBoolean(name: OptionName, text: string, errors: string[]): boolean
   if (text === "false" || text === "0") return false;
   errors.push(`${describe(name)}: expected true or false, got "${text}"`);
   return false;
+}
+
+function parsePositiveNumber(name: OptionName, text: string, errors: string[]): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1 || text.trim() === "") {
+    errors.push(`${describe(name)}: expected a whole number of at least 1, got "${text}"`);
+    return 1;
+  }
+  return value;
 }
 
 function parseWholeNumber(name: OptionName, text: string, errors: string[]): number {

@@ -21,6 +21,8 @@ export interface GrpcServerOptions {
   readonly limiter: { shouldRateLimit(call: RateLimitCall): Promise<Decision> };
   readonly policy: () => PolicyTable;
   readonly metrics: Metrics;
+  /** Bound on one encoded request in bytes; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
+  readonly maxMessageBytes?: number | undefined;
 }
 
 export interface RunningGrpcServer {
@@ -36,7 +38,11 @@ export async function startGrpcServer(
   addr: HostPort,
   options: GrpcServerOptions,
 ): Promise<RunningGrpcServer> {
-  const server = new Server();
+  const server = new Server(
+    options.maxMessageBytes === undefined
+      ? {}
+      : { "grpc.max_receive_message_length": options.maxMessageBytes },
+  );
   const implementation: RateLimitServiceServer = {
     shouldRateLimit: (call, callback) => {
       void answer(call.request, callback, options);
