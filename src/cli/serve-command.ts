@@ -9,7 +9,9 @@ import { formatPolicyError, type PolicyTable } from "../policy/policy-types.ts";
 import { parseSettings, SERVE_USAGE, type Settings } from "../settings/settings.ts";
 import { counterKey } from "../store/counter-key.ts";
 import { createCounterStore } from "../store/create-counter-store.ts";
+import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
 import { watchStoreHealth } from "./store-health.ts";
+import { createStoreObserver } from "./store-observer.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -33,8 +35,11 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   const table: PolicyTable = loaded.table;
   const policy = () => table;
 
-  const metrics = createMetrics();
-  const store = createCounterStore(storeSettings(settings), systemClock);
+  const metrics = createMetrics({ nearLimitRatio: settings.nearLimitRatio });
+  const store = instrumentCounterStore(
+    createCounterStore(storeSettings(settings), systemClock),
+    createStoreObserver(metrics, logger),
+  );
   const limiter = createRateLimiter({
     policy,
     store,

@@ -12,83 +12,179 @@ export interface Metrics {
   recordDecision(domain: string, knownDomain: boolean, decision: Decision): void;
   /** Records a call that ended in an error status (invalid request, store failure). */
   recordError(kind: ErrorKind): void;
-  /** Starts the ShouldRateLimit latency timer; call the result when the answer is sent. */
+  /** Starts timing one ShouldRateLimit call and counts it in flight; call the result when it is answered. */
   startCallTimer(): () => void;
+  /** One CounterStore.charge round trip, successful or not, in seconds. */
+  observeStoreCharge(seconds: number): void;
   recordStoreError(kind: string): void;
   setStoreUp(up: boolean): void;
+  /** A policy table went live: at start (`reload` false) or by a reload. `atMs` is wall-clock time. */
+  recordPolicyLoaded(event: { generation: number; atMs: number; reload: boolean }): void;
+  /** A reload was refused; the last good table stays live. */
+  recordPolicyReloadFailed(): void;
 }
 
 export type ErrorKind = "invalid_argument" | "unavailable" | "internal";
 
+export interface MetricsOptions {
+  /**
+   * A rule outcome that passed with at least this fraction of its binding window used counts as
+   * near the limit (0 < ratio <= 1).
+   */
+  readonly nearLimitRatio?: number;
+}
+
 /** Label used for domains the policy does not define, so unknown domains add one series, not many. */
 export const UNKNOWN_DOMAIN_LABEL = "(unknown)";
 
-export function createMetrics(): Metrics {
+export const DEFAULT_NEAR_LIMIT_RATIO = 0.8;
+
+// Sub-millisecond to 100 ms: Envoy's rate-limit filter gives up after 20 ms by default, so
+// everything that matters sits below that; a store round trip shares the same scale.
+const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+const MISNAMED_DEFAULT_METRICS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const nearLimitRatio = options.nearLimitRatio ?? DEFAULT_NEAR_LIMIT_RATIO;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool
+  // check metrics rejects them); the per-type `nodejs_active_*{type}` gauges it also exports
+  // carry the same information, summed with sum().
+  for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  const registers = [registry];
 
+  const requests = new Counter({
+    name: "sluice_requests_total",
+    help: "Answered ShouldRateLimit calls by domain and overall code (what Envoy was told).",
+    labelNames: ["domain", "code"] as const,
+    registers,
+  });
   const decisions = new Counter({
     name: "sluice_decisions_total",
-    help: "ShouldRateLimit answers by domain and overall code.",
-    labelNames: ["domain", "code"] as const,
-    registers: [registry],
+    help: "Rule outcomes by domain, matched rule and the rule's own code; shadow rules report the code they would have given.",
+    labelNames: ["domain", "rule", "code"] as const,
+    registers,
   });
-  const ruleDecisions = new Counter({
-    name: "sluice_rule_decisions_total",
-    help: "Per matched rule outcomes by domain, rule and code (shadow rules report their would-be code).",
-    labelNames: ["domain", "rule", "code", "shadow"] as const,
-    registers: [registry],
+  const shadowOverLimit = new Counter({
+    name: "sluice_shadow_over_limit_total",
+    help: "Outcomes of shadow-mode rules that would have refused the request (it was let through).",
+    labelNames: ["domain", "rule"] as const,
+    registers,
+  });
+  const nearLimit = new Counter({
+    name: "sluice_near_limit_total",
+    help: `Rule outcomes that passed with at least ${nearLimitRatio} of the binding window used.`,
+    labelNames: ["domain", "rule"] as const,
+    registers,
   });
   const errors = new Counter({
     name: "sluice_call_errors_total",
     help: "ShouldRateLimit calls answered with an error status, by kind.",
     labelNames: ["kind"] as const,
-    registers: [registry],
+    registers,
   });
   const latency = new Histogram({
     name: "sluice_should_rate_limit_duration_seconds",
     help: "Time from receiving a ShouldRateLimit call to sending its answer.",
-    // Sub-millisecond to 100 ms: Envoy's filter waits 20 ms by default.
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-    registers: [registry],
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers,
+  });
+  const inFlight = new Gauge({
+    name: "sluice_in_flight_calls",
+    help: "ShouldRateLimit calls received and not yet answered.",
+    registers,
+  });
+  const storeCharge = new Histogram({
+    name: "sluice_store_charge_duration_seconds",
+    help: "Round trip of one counter store charge (one Redis script call per request or per slot group).",
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers,
   });
   const storeErrors = new Counter({
     name: "sluice_store_errors_total",
-    help: "Counter store failures by kind.",
+    help: "Counter store charge failures by kind (transient: may succeed on retry; permanent: will not).",
     labelNames: ["kind"] as const,
-    registers: [registry],
+    registers,
   });
   const storeUp = new Gauge({
     name: "sluice_store_up",
     help: "1 when the counter store answers, 0 when it does not.",
-    registers: [registry],
+    registers,
   });
+  const policyGeneration = new Gauge({
+    name: "sluice_policy_generation",
+    help: "Number of policy tables that went live since start (1 after the startup load).",
+    registers,
+  });
+  const reloads = new Counter({
+    name: "sluice_policy_reloads_total",
+    help: "Policy reload attempts by result (a failed one keeps the last good policy).",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  const lastReloadSuccessful = new Gauge({
+    name: "sluice_policy_last_reload_successful",
+    help: "1 when the most recent policy load or reload succeeded, 0 when it failed.",
+    registers,
+  });
+  const lastSuccess = new Gauge({
+    name: "sluice_policy_last_success_timestamp_seconds",
+    help: "Unix time at which the live policy table was loaded.",
+    registers,
+  });
+
+  // Known label sets start at 0, so rate() and alerts see a series before the first event.
+  for (const result of ["success", "failure"]) reloads.inc({ result }, 0);
+  for (const kind of ["transient", "permanent"]) storeErrors.inc({ kind }, 0);
+  for (const kind of ["invalid_argument", "unavailable", "internal"]) errors.inc({ kind }, 0);
 
   return {
     registry,
     recordDecision(domain, knownDomain, decision) {
       const domainLabel = knownDomain ? domain : UNKNOWN_DOMAIN_LABEL;
-      decisions.inc({ domain: domainLabel, code: decision.code });
+      requests.inc({ domain: domainLabel, code: decision.code });
       for (const outcome of decision.outcomes) {
-        ruleDecisions.inc({
-          domain: domainLabel,
-          rule: outcome.ruleId,
-          code: outcome.code,
-          shadow: String(outcome.shadow),
-        });
+        const labels = { domain: domainLabel, rule: outcome.ruleId };
+        decisions.inc({ ...labels, code: outcome.code });
+        if (outcome.shadow && outcome.code === "OVER_LIMIT") shadowOverLimit.inc(labels);
+        if (outcome.code === "OK" && outcome.usedFraction >= nearLimitRatio) nearLimit.inc(labels);
       }
     },
     recordError(kind) {
       errors.inc({ kind });
     },
     startCallTimer() {
-      return latency.startTimer();
+      inFlight.inc();
+      const stop = latency.startTimer();
+      return () => {
+        stop();
+        inFlight.dec();
+      };
+    },
+    observeStoreCharge(seconds) {
+      storeCharge.observe(seconds);
     },
     recordStoreError(kind) {
       storeErrors.inc({ kind });
     },
     setStoreUp(up) {
       storeUp.set(up ? 1 : 0);
+    },
+    recordPolicyLoaded({ generation, atMs, reload }) {
+      policyGeneration.set(generation);
+      lastSuccess.set(atMs / 1000);
+      lastReloadSuccessful.set(1);
+      if (reload) reloads.inc({ result: "success" });
+    },
+    recordPolicyReloadFailed() {
+      lastReloadSuccessful.set(0);
+      reloads.inc({ result: "failure" });
     },
   };
 }

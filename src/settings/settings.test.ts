@@ -15,6 +15,7 @@ describe("parseSettings", () => {
         headerStyle: "x-ratelimit",
         upstreamHeaders: false,
         shutdownGraceMs: 10_000,
+        nearLimitRatio: 0.8,
         requestLimits: {
           maxDescriptors: 64,
           maxEntriesPerDescriptor: 16,
@@ -65,6 +66,21 @@ describe("parseSettings", () => {
       requestLimits: { maxDescriptors: 8, maxEntriesPerDescriptor: 4, maxKeyBytes: 32, maxValueBytes: 64 },
       maxMessageBytes: 4096,
     });
+  });
+
+  it("reads the near-limit ratio from --near-limit-ratio or SLUICE_NEAR_LIMIT_RATIO", () => {
+    const fromFlag = parseSettings(["--policy", "p", "--near-limit-ratio", "0.5"], {});
+    expect(fromFlag.ok && fromFlag.settings.nearLimitRatio).toBe(0.5);
+    const fromEnv = parseSettings(["--policy", "p"], { SLUICE_NEAR_LIMIT_RATIO: "1" });
+    expect(fromEnv.ok && fromEnv.settings.nearLimitRatio).toBe(1);
+    for (const bad of ["0", "1.5", "-0.2", "most", " "]) {
+      expect(parseSettings(["--policy", "p", `--near-limit-ratio=${bad}`], {})).toEqual({
+        ok: false,
+        errors: [
+          `--near-limit-ratio (SLUICE_NEAR_LIMIT_RATIO): expected a number above 0 and at most 1, got "${bad}"`,
+        ],
+      });
+    }
   });
 
   it("lets flags win over the environment and repeats --policy", () => {

@@ -17,6 +17,8 @@ export interface Settings {
   readonly upstreamHeaders: boolean;
   /** How long SIGTERM waits for in-flight calls before closing anyway, in ms. */
   readonly shutdownGraceMs: number;
+  /** A rule outcome that passed with at least this fraction of its window used counts as near the limit (metrics). */
+  readonly nearLimitRatio: number;
   /** Bounds on one ShouldRateLimit call; a call beyond them is answered INVALID_ARGUMENT. */
   readonly requestLimits: RequestLimits;
   /** Bound on one encoded request in bytes; grpc-js refuses a larger one before decoding it. */
@@ -44,6 +46,7 @@ const OPTIONS = {
   headerStyle: { flag: "--header-style", env: "SLUICE_HEADER_STYLE", repeat: false },
   upstreamHeaders: { flag: "--upstream-headers", env: "SLUICE_UPSTREAM_HEADERS", repeat: false },
   shutdownGrace: { flag: "--shutdown-grace-ms", env: "SLUICE_SHUTDOWN_GRACE_MS", repeat: false },
+  nearLimitRatio: { flag: "--near-limit-ratio", env: "SLUICE_NEAR_LIMIT_RATIO", repeat: false },
   maxDescriptors: { flag: "--max-descriptors", env: "SLUICE_MAX_DESCRIPTORS", repeat: false },
   maxEntries: { flag: "--max-descriptor-entries", env: "SLUICE_MAX_DESCRIPTOR_ENTRIES", repeat: false },
   maxKeyBytes: { flag: "--max-key-bytes", env: "SLUICE_MAX_KEY_BYTES", repeat: false },
@@ -58,6 +61,7 @@ const HEADER_STYLES: readonly HeaderStyle[] = ["x-ratelimit", "draft", "none"];
 export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...] [--grpc-addr HOST:PORT] [--admin-addr HOST:PORT]
                     [--redis-url redis://...|rediss://...] [--redis-cluster HOST:PORT,HOST:PORT,...]
                     [--header-style x-ratelimit|draft|none] [--upstream-headers true|false] [--shutdown-grace-ms N]
+                    [--near-limit-ratio R (0 < R <= 1, default 0.8)]
                     [--max-descriptors N] [--max-descriptor-entries N] [--max-key-bytes N] [--max-value-bytes N]
                     [--max-message-bytes N]
 Each flag can also be set in the environment: ${Object.values(OPTIONS)
@@ -107,6 +111,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   }
   const upstreamHeaders = parseBoolean("upstreamHeaders", raw("upstreamHeaders") ?? "false", errors);
   const shutdownGraceMs = parseWholeNumber("shutdownGrace", raw("shutdownGrace") ?? "10000", errors);
+  const nearLimitRatio = parseRatio("nearLimitRatio", raw("nearLimitRatio") ?? "0.8", errors);
   const limit = (name: OptionName, fallback: number) =>
     parsePositiveNumber(name, raw(name) ?? String(fallback), errors);
   const requestLimits: RequestLimits = Object.freeze({
@@ -129,6 +134,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       headerStyle,
       upstreamHeaders,
       shutdownGraceMs,
+      nearLimitRatio,
       requestLimits,
       maxMessageBytes,
     }),
@@ -195,6 +201,15 @@ function parsePositiveNumber(name: OptionName, text: string, errors: string[]): 
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < 1 || text.trim() === "") {
     errors.push(`${describe(name)}: expected a whole number of at least 1, got "${text}"`);
+    return 1;
+  }
+  return value;
+}
+
+function parseRatio(name: OptionName, text: string, errors: string[]): number {
+  const value = Number(text);
+  if (!(value > 0 && value <= 1) || text.trim() === "") {
+    errors.push(`${describe(name)}: expected a number above 0 and at most 1, got "${text}"`);
     return 1;
   }
   return value;

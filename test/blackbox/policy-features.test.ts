@@ -85,8 +85,9 @@ describe.each(["memory", "redis", "redis-cluster"] as const)(
       expect(last.response_headers_to_add).toEqual([]);
       const metrics = await (await fetch(`${sluice.adminUrl}/metrics`)).text();
       expect(metrics).toMatch(
-        /sluice_rule_decisions_total\{[^}]*rule="shadow_per_minute"[^}]*code="OVER_LIMIT"[^}]*\} [1-9]/,
+        /sluice_decisions_total\{[^}]*rule="shadow_per_minute"[^}]*code="OVER_LIMIT"[^}]*\} [1-9]/,
       );
+      expect(metrics).toMatch(/sluice_shadow_over_limit_total\{[^}]*rule="shadow_per_minute"[^}]*\} [1-9]/);
     });
 
     it("replaces: the overriding limit applies and the replaced one is neither checked nor counted", async () => {

@@ -144,7 +144,10 @@ describe("sluice serve on the sample policy (memory store)", () => {
     expect((await fetch(`${sluice.adminUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${sluice.adminUrl}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${sluice.adminUrl}/metrics`)).text();
-    expect(metrics).toMatch(/sluice_decisions_total\{domain="api",code="OVER_LIMIT"\} [1-9]/);
+    expect(metrics).toMatch(/sluice_requests_total\{domain="api",code="OVER_LIMIT"\} [1-9]/);
+    expect(metrics).toMatch(
+      /sluice_decisions_total\{domain="api",rule="free_per_minute",code="OVER_LIMIT"\} [1-9]/,
+    );
     expect(metrics).toMatch(/sluice_should_rate_limit_duration_seconds_bucket/);
   });
 });

@@ -10,7 +10,6 @@ import type { Decision, RateLimitCall } from "../../limiter/limiter-types.ts";
 import type { Metrics } from "../../metrics/metrics.ts";
 import type { PolicyTable } from "../../policy/policy-types.ts";
 import type { HostPort } from "../../settings/settings.ts";
-import { StoreError } from "../../store/counter-store.ts";
 import { toGrpcErrorStatus } from "./error-status.ts";
 import { toRateLimitCall, toRateLimitResponse } from "./proto-mapping.ts";
 import { createReflectionService } from "./reflection-service.ts";
@@ -93,7 +92,7 @@ async function answer(
     callback(null, toRateLimitResponse(decision));
   } catch (error: unknown) {
     const { code, details, kind } = toGrpcErrorStatus(error);
-    if (error instanceof StoreError) metrics.recordStoreError(error.transient ? "transient" : "permanent");
+    // Store failures are counted by kind where they happen, in the instrumented store.
     metrics.recordError(kind);
     callback({ code, details, name: "Error", message: details } as ServiceError, null);
   } finally {

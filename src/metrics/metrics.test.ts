@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import type { Decision, RuleOutcome } from "../limiter/limiter-types.ts";
+import { createMetrics, UNKNOWN_DOMAIN_LABEL } from "./metrics.ts";
+
+function decision(code: Decision["code"], outcomes: RuleOutcome[]): Decision {
+  return { code, statuses: [], responseHeaders: [], requestHeaders: [], outcomes };
+}
+
+function outcome(
+  ruleId: string,
+  code: RuleOutcome["code"],
+  usedFraction: number,
+  shadow = false,
+): RuleOutcome {
+  return { ruleId, code, usedFraction, shadow };
+}
+
+async function samples(metrics: ReturnType<typeof createMetrics>, name: string) {
+  const metric = metrics.registry.getSingleMetric(name);
+  if (metric === undefined) throw new Error(`no metric ${name}`);
+  return (await metric.get()).values.map((v) => ({ labels: v.labels, value: v.value }));
+}
+
+describe("createMetrics", () => {
+  it("counts requests by overall code and outcomes by rule and the rule's own code", async () => {
+    const metrics = createMetrics();
+    metrics.recordDecision(
+      "api",
+      true,
+      decision("OVER_LIMIT", [outcome("free_per_minute", "OVER_LIMIT", 1.05), outcome("api_key", "OK", 0.1)]),
+    );
+    metrics.recordDecision("api", true, decision("OK", [outcome("free_per_minute", "OK", 0.5)]));
+    expect(await samples(metrics, "sluice_requests_total")).toEqual([
+      { labels: { domain: "api", code: "OVER_LIMIT" }, value: 1 },
+      { labels: { domain: "api", code: "OK" }, value: 1 },
+    ]);
+    expect(await samples(metrics, "sluice_decisions_total")).toEqual([
+      { labels: { domain: "api", rule: "free_per_minute", code: "OVER_LIMIT" }, value: 1 },
+      { labels: { domain: "api", rule: "api_key", code: "OK" }, value: 1 },
+      { labels: { domain: "api", rule: "free_per_minute", code: "OK" }, value: 1 },
+    ]);
+  });
+
+  it("counts shadow rules that would have refused, and passing outcomes at or above the near-limit ratio", async () => {
+    const metrics = createMetrics({ nearLimitRatio: 0.75 });
+    metrics.recordDecision(
+      "api",
+      true,
+      decision("OK", [
+        outcome("trial", "OVER_LIMIT", 1.2, true),
+        outcome("trial", "OK", 0.9, true),
+        outcome("plan", "OK", 0.75),
+        outcome("plan", "OK", 0.74),
+        outcome("plan", "OVER_LIMIT", 1.01),
+      ]),
+    );
+    expect(await samples(metrics, "sluice_shadow_over_limit_total")).toEqual([
+      { labels: { domain: "api", rule: "trial" }, value: 1 },
+    ]);
+    expect(await samples(metrics, "sluice_near_limit_total")).toEqual([
+      { labels: { domain: "api", rule: "trial" }, value: 1 },
+      { labels: { domain: "api", rule: "plan" }, value: 1 },
+    ]);
+  });
+
+  it("folds every unknown domain into one label", async () => {
+    const metrics = createMetrics();
+    for (let i = 0; i < 1_000; i++) metrics.recordDecision(`random-${i}`, false, decision("OK", []));
+    expect(await samples(metrics, "sluice_requests_total")).toEqual([
+      { labels: { domain: UNKNOWN_DOMAIN_LABEL, code: "OK" }, value: 1_000 },
+    ]);
+  });
+
+  it("tracks calls in flight and times each one", async () => {
+    const metrics = createMetrics();
+    const stopFirst = metrics.startCallTimer();
+    const stopSecond = metrics.startCallTimer();
+    expect(await samples(metrics, "sluice_in_flight_calls")).toEqual([{ labels: {}, value: 2 }]);
+    stopFirst();
+    stopSecond();
+    expect(await samples(metrics, "sluice_in_flight_calls")).toEqual([{ labels: {}, value: 0 }]);
+    const count = (await samples(metrics, "sluice_should_rate_limit_duration_seconds")).find(
+      (s) => s.labels.le === "+Inf",
+    );
+    expect(count?.value).toBe(2);
+  });
+
+  it("reports policy loads, reload results and the time of the last success", async () => {
+    const metrics = createMetrics();
+    metrics.recordPolicyLoaded({ generation: 1, atMs: 1_700_000_000_000, reload: false });
+    expect(await samples(metrics, "sluice_policy_reloads_total")).toEqual([
+      { labels: { result: "success" }, value: 0 },
+      { labels: { result: "failure" }, value: 0 },
+    ]);
+    metrics.recordPolicyReloadFailed();
+    expect(await samples(metrics, "sluice_policy_last_reload_successful")).toEqual([
+      { labels: {}, value: 0 },
+    ]);
+    metrics.recordPolicyLoaded({ generation: 2, atMs: 1_700_000_060_500, reload: true });
+    expect(await samples(metrics, "sluice_policy_generation")).toEqual([{ labels: {}, value: 2 }]);
+    expect(await samples(metrics, "sluice_policy_last_success_timestamp_seconds")).toEqual([
+      { labels: {}, value: 1_700_000_060.5 },
+    ]);
+    expect(await samples(metrics, "sluice_policy_last_reload_successful")).toEqual([
+      { labels: {}, value: 1 },
+    ]);
+    expect(await samples(metrics, "sluice_policy_reloads_total")).toEqual([
+      { labels: { result: "success" }, value: 1 },
+      { labels: { result: "failure" }, value: 1 },
+    ]);
+  });
+
+  it("exports no gauge named like a counter", async () => {
+    const text = await createMetrics().registry.metrics();
+    const misnamed = [...text.matchAll(/^# TYPE (\S+_total) (\w+)$/gm)].filter(
+      ([, , type]) => type !== "counter",
+    );
+    expect(misnamed.map(([, name]) => name)).toEqual([]);
+  });
+});

@@ -1,0 +1,37 @@
+import type { CounterStore } from "./counter-store.ts";
+
+/** What an instrumented store reports; the composition root turns it into metrics and logs. */
+export interface CounterStoreObserver {
+  /** One charge finished after `seconds`; `error` is what it rejected with, if it did. */
+  chargeSettled(seconds: number, error: unknown): void;
+}
+
+/** Monotonic time in milliseconds (performance.now), injectable for tests. */
+export type MonotonicClock = () => number;
+
+/**
+ * Wraps a CounterStore so every charge is timed and every failure reported, without the backends
+ * knowing about metrics. Results and errors pass through unchanged: the limiter and the gRPC edge
+ * see exactly what the wrapped store answered.
+ */
+export function instrumentCounterStore(
+  store: CounterStore,
+  observer: CounterStoreObserver,
+  now: MonotonicClock = () => performance.now(),
+): CounterStore {
+  return {
+    async charge(descriptors) {
+      const started = now();
+      try {
+        const result = await store.charge(descriptors);
+        observer.chargeSettled((now() - started) / 1000, undefined);
+        return result;
+      } catch (error: unknown) {
+        observer.chargeSettled((now() - started) / 1000, error);
+        throw error;
+      }
+    },
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
+}
