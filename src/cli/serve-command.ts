@@ -5,11 +5,12 @@ import { createRateLimiter } from "../limiter/rate-limiter.ts";
 import { createLogger } from "../log/logger.ts";
 import { createMetrics } from "../metrics/metrics.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
-import { formatPolicyError, type PolicyTable } from "../policy/policy-types.ts";
+import { formatPolicyError } from "../policy/policy-types.ts";
 import { parseSettings, SERVE_USAGE, type Settings } from "../settings/settings.ts";
 import { counterKey } from "../store/counter-key.ts";
 import { createCounterStore } from "../store/create-counter-store.ts";
 import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
+import { startLivePolicy } from "./live-policy.ts";
 import { watchStoreHealth } from "./store-health.ts";
 import { createStoreObserver } from "./store-observer.ts";
 
@@ -32,10 +33,15 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     logger.error({ errors: loaded.errors.length }, "policy failed to load; not starting");
     return 1;
   }
-  const table: PolicyTable = loaded.table;
-  const policy = () => table;
-
   const metrics = createMetrics({ nearLimitRatio: settings.nearLimitRatio });
+  // Watches the policy paths and SIGHUP; `policy()` always returns the last good table.
+  const livePolicy = await startLivePolicy({
+    paths: settings.policyPaths,
+    initial: loaded.table,
+    metrics,
+    logger,
+  });
+  const policy = livePolicy.policy;
   const store = instrumentCounterStore(
     createCounterStore(storeSettings(settings), systemClock),
     createStoreObserver(metrics, logger),
@@ -58,7 +64,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   });
   const admin = await startAdminServer(settings.adminAddr, {
     metrics,
-    state: { policyLoaded: () => true, accepting: () => accepting },
+    state: { policyLoaded: livePolicy.loaded, accepting: () => accepting },
   });
   const health = watchStoreHealth(store, {
     onChange(up) {
@@ -73,7 +79,8 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
       grpcPort: grpc.port,
       adminPort: admin.port,
       store: settings.redisCluster ? "redis-cluster" : settings.redisUrl ? "redis" : "memory",
-      domains: [...table.domains.keys()],
+      domains: [...policy().domains.keys()],
+      policyGeneration: livePolicy.generation(),
     },
     "serving",
   );
@@ -83,6 +90,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   logger.info({ signal }, "shutting down");
+  livePolicy.close();
   accepting = false;
   grpc.setServing(false);
   await grpc.shutdown(settings.shutdownGraceMs);
