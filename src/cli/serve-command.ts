@@ -11,7 +11,9 @@ import { counterKey } from "../store/counter-key.ts";
 import { createCounterStore } from "../store/create-counter-store.ts";
 import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
 import { startLivePolicy } from "./live-policy.ts";
-import { watchStoreHealth } from "./store-health.ts";
+import { protectCounterStore } from "./protect-counter-store.ts";
+import { storeFallbackOptions } from "./store-fallback-options.ts";
+import { canAnswer, watchStoreHealth } from "./store-health.ts";
 import { createStoreObserver } from "./store-observer.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -42,10 +44,21 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     logger,
   });
   const policy = livePolicy.policy;
-  const store = instrumentCounterStore(
-    createCounterStore(storeSettings(settings), systemClock),
-    createStoreObserver(metrics, logger),
+  const backend = createCounterStore(storeSettings(settings), systemClock, {
+    commandTimeoutMs: settings.storeTimeoutMs,
+  });
+  // Guard outermost: calls it sheds or answers by the failure policy never reach the instrumentation.
+  const store = protectCounterStore(
+    backend,
+    instrumentCounterStore(backend, createStoreObserver(metrics, logger)),
+    {
+      timeoutMs: settings.storeTimeoutMs,
+      maxInFlight: settings.storeMaxInFlight,
+      metrics,
+      logger,
+    },
   );
+  const fallback = storeFallbackOptions(settings, metrics);
   const limiter = createRateLimiter({
     policy,
     store,
@@ -53,6 +66,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     upstreamHeaders: settings.upstreamHeaders,
     counterKey,
     limits: settings.requestLimits,
+    ...fallback,
   });
 
   let accepting = true;
@@ -69,7 +83,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   const health = watchStoreHealth(store, {
     onChange(up) {
       metrics.setStoreUp(up);
-      grpc.setServing(up && accepting);
+      grpc.setServing(canAnswer(up, settings.failurePolicy) && accepting);
       logger.info({ storeUp: up }, up ? "counter store answers" : "counter store unreachable");
     },
   });
@@ -96,6 +110,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   await grpc.shutdown(settings.shutdownGraceMs);
   health.stop();
   await store.close();
+  await fallback.local.store.close();
   await admin.close();
   logger.info("stopped");
   return 0;

@@ -1,3 +1,4 @@
+import type { FailurePolicy } from "../policy/failure-policy.ts";
 import type { CounterStore } from "../store/counter-store.ts";
 
 /** How often the store is pinged for health and the `sluice_store_up` gauge, in ms. */
@@ -32,4 +33,14 @@ export function watchStoreHealth(
       clearInterval(timer);
     },
   };
+}
+
+/**
+ * Whether the service can answer calls: with the store up always; with it down only when the
+ * failure policy answers without it. Under `unavailable` health turns NOT_SERVING with the store,
+ * as before; under `allow`, `deny` and `local` Sluice still answers every call per its policy, so it
+ * stays SERVING and Envoy keeps sending it calls rather than applying its own failure mode.
+ */
+export function canAnswer(storeUp: boolean, failurePolicy: FailurePolicy): boolean {
+  return storeUp || failurePolicy !== "unavailable";
 }

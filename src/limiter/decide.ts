@@ -67,7 +67,8 @@ export function decide(plan: ChargePlan, result: ChargeResult | undefined, optio
   };
 }
 
-function uncharged(reason: UnchargedReason): DescriptorStatus {
+/** The status of a descriptor nothing charges: OK, and no `current_limit`. */
+export function uncharged(reason: UnchargedReason): DescriptorStatus {
   return { code: "OK", limitRemaining: reason === "unlimited" ? UNLIMITED_REMAINING : 0 };
 }
 

@@ -208,4 +208,64 @@ describe("createRateLimiter", () => {
     const { limiter } = setup({ store });
     await expect(limiter.shouldRateLimit(freeCall)).rejects.toBe(failure);
   });
+
+  describe("when the store fails", () => {
+    const transient = new StoreError("redis down", { transient: true });
+    const failing = (error: unknown): CounterStore & { deadlines: (number | undefined)[] } => {
+      const deadlines: (number | undefined)[] = [];
+      return {
+        deadlines,
+        charge: (_descriptors, options) => {
+          deadlines.push(options?.deadlineMs);
+          return Promise.reject(error);
+        },
+        ping: async () => {},
+        close: async () => {},
+      };
+    };
+    const withDomainPolicy = (failurePolicy: "allow" | "deny" | undefined): PolicyTable => ({
+      ...policyTable,
+      domains: new Map([["api", { domain: "api", file: "api.yaml", ruleCount: 1, failurePolicy }]]),
+    });
+
+    it("answers per the service's failure policy and reports the fallback", async () => {
+      const events: unknown[] = [];
+      const { limiter } = setup({
+        store: failing(transient),
+        failurePolicy: "deny",
+        onFallback: (event) => events.push(event),
+      });
+      expect((await limiter.shouldRateLimit(freeCall)).code).toBe("OVER_LIMIT");
+      expect(events).toEqual([{ domain: "api", policy: "deny", error: transient }]);
+    });
+
+    it("lets the domain's failure_policy win over the service's", async () => {
+      const { limiter } = setup({
+        store: failing(transient),
+        failurePolicy: "deny",
+        policy: () => withDomainPolicy("allow"),
+      });
+      const decision = await limiter.shouldRateLimit(freeCall);
+      expect(decision.code).toBe("OK");
+      expect(decision.responseHeaders).toEqual([]);
+    });
+
+    it("answers unavailable (rethrows) by default", async () => {
+      const { limiter } = setup({ store: failing(transient) });
+      await expect(limiter.shouldRateLimit(freeCall)).rejects.toBe(transient);
+    });
+
+    it("lets a permanent store error through whatever the policy: it is a bug, not an outage", async () => {
+      const permanent = new StoreError("redis: WRONGTYPE", { transient: false });
+      const { limiter } = setup({ store: failing(permanent), failurePolicy: "allow" });
+      await expect(limiter.shouldRateLimit(freeCall)).rejects.toBe(permanent);
+    });
+
+    it("passes the call's deadline to the store", async () => {
+      const store = failing(transient);
+      const { limiter } = setup({ store, failurePolicy: "allow" });
+      await limiter.shouldRateLimit(freeCall, { deadlineMs: 1234 });
+      expect(store.deadlines).toEqual([1234]);
+    });
+  });
 });

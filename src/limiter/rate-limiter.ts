@@ -1,7 +1,11 @@
+import type { Clock } from "../clock.ts";
+import type { FailurePolicy } from "../policy/failure-policy.ts";
 import type { PolicyTable } from "../policy/policy-types.ts";
-import type { CounterStore } from "../store/counter-store.ts";
+import { type ChargeResult, type CounterStore, StoreError } from "../store/counter-store.ts";
+import { answerWithoutStore, type LocalFallback } from "./answer-without-store.ts";
 import { decide } from "./decide.ts";
 import type { Decision, HeaderStyle, RateLimitCall } from "./limiter-types.ts";
+import type { OverLimitCache } from "./over-limit-cache.ts";
 import { planCharges } from "./plan-charges.ts";
 import type { RequestLimits } from "./request-limits.ts";
 import { validateCall } from "./validate-call.ts";
@@ -17,14 +21,34 @@ export interface RateLimiterOptions {
   readonly counterKey: (counterId: string) => string;
   /** Bounds on one call; the defaults of request-limits.ts when absent. */
   readonly limits?: RequestLimits | undefined;
+  /** The answer when the store fails transiently; a domain's `failure_policy` wins. Default `unavailable`. */
+  readonly failurePolicy?: FailurePolicy | undefined;
+  /** Counters for the `local` failure policy. */
+  readonly local?: LocalFallback | undefined;
+  /** Told of every call answered per the failure policy instead of the store (metrics, logs). */
+  readonly onFallback?: ((event: StoreFallbackEvent) => void) | undefined;
+  /** Calls known to be over limit, answered without the store (over-limit-cache.ts); off when absent. */
+  readonly overLimitCache?: { readonly cache: OverLimitCache; readonly clock: Clock } | undefined;
+}
+
+export interface StoreFallbackEvent {
+  readonly domain: string;
+  readonly policy: FailurePolicy;
+  readonly error: StoreError;
+}
+
+export interface CallContext {
+  /** When the caller stops waiting, in ms since the epoch; the store is not waited on past it. */
+  readonly deadlineMs?: number | undefined;
 }
 
 export interface RateLimiter {
   /**
    * Decides one ShouldRateLimit call. Rejects with InvalidRequestError for a malformed call and
-   * lets the store's StoreError through, for the edge to map to INVALID_ARGUMENT and UNAVAILABLE.
+   * lets the store's StoreError through, for the edge to map to INVALID_ARGUMENT and UNAVAILABLE,
+   * unless the failure policy answers a transient store failure.
    */
-  shouldRateLimit(call: RateLimitCall): Promise<Decision>;
+  shouldRateLimit(call: RateLimitCall, context?: CallContext): Promise<Decision>;
 }
 
 /** The limiter core: validate, plan against a policy snapshot, charge once, decide. Knows no gRPC. */
@@ -32,11 +56,25 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const { store, counterKey } = options;
   const decideOptions = { headerStyle: options.headerStyle, upstreamHeaders: options.upstreamHeaders };
   return {
-    async shouldRateLimit(call) {
+    async shouldRateLimit(call, context = {}) {
       validateCall(call, options.limits);
-      const plan = planCharges(call, options.policy(), counterKey);
+      const table = options.policy();
+      const plan = planCharges(call, table, counterKey);
       // Nothing limited: no round trip to the store, which may be remote.
-      const result = plan.charges.length === 0 ? undefined : await store.charge(plan.charges);
+      if (plan.charges.length === 0) return decide(plan, undefined, decideOptions);
+      const known = options.overLimitCache?.cache.lookup(plan, options.overLimitCache.clock());
+      if (known !== undefined) return decide(plan, known, decideOptions);
+      let result: ChargeResult;
+      try {
+        result = await store.charge(plan.charges, { deadlineMs: context.deadlineMs });
+      } catch (error: unknown) {
+        if (!(error instanceof StoreError) || !error.transient) throw error;
+        const policy =
+          table.domains.get(call.domain)?.failurePolicy ?? options.failurePolicy ?? "unavailable";
+        options.onFallback?.({ domain: call.domain, policy, error });
+        return answerWithoutStore(policy, plan, error, { local: options.local, decideOptions });
+      }
+      if (!result.admitted) options.overLimitCache?.cache.remember(plan, result, options.overLimitCache.clock());
       return decide(plan, result, decideOptions);
     },
   };

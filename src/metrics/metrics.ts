@@ -18,6 +18,14 @@ export interface Metrics {
   observeStoreCharge(seconds: number): void;
   recordStoreError(kind: string): void;
   setStoreUp(up: boolean): void;
+  /** A call answered per the failure policy instead of by the store; `reason` says why the store was not asked or not waited for. */
+  recordStoreFallback(policy: string, reason: string): void;
+  /** Store partitions (Redis nodes) whose circuit breaker is open or probing. */
+  setStoreOpenCircuits(count: number): void;
+  /** A decision not sent because the caller had already given up (deadline passed or cancelled). */
+  recordAbandonedCall(): void;
+  /** Counter slots the memory store dropped to stay within its entry bound. */
+  recordMemoryEvictions(count: number): void;
   /** A policy table went live: at start (`reload` false) or by a reload. `atMs` is wall-clock time. */
   recordPolicyLoaded(event: { generation: number; atMs: number; reload: boolean }): void;
   /** A reload was refused; the last good table stays live. */
@@ -117,6 +125,27 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: "1 when the counter store answers, 0 when it does not.",
     registers,
   });
+  const storeFallbacks = new Counter({
+    name: "sluice_store_fallbacks_total",
+    help: "Calls answered per the failure policy instead of by the counter store, by policy and reason (error, timeout, circuit_open, overloaded).",
+    labelNames: ["policy", "reason"] as const,
+    registers,
+  });
+  const storeOpenCircuits = new Gauge({
+    name: "sluice_store_open_circuits",
+    help: "Counter store partitions (Redis nodes) whose circuit breaker is open or probing; 0 when all are closed.",
+    registers,
+  });
+  const abandonedCalls = new Counter({
+    name: "sluice_abandoned_calls_total",
+    help: "Decisions not sent because the caller had already given up (deadline passed or call cancelled).",
+    registers,
+  });
+  const memoryEvictions = new Counter({
+    name: "sluice_memory_store_evictions_total",
+    help: "Counter slots the memory store evicted (least recently charged first) to stay within its entry bound.",
+    registers,
+  });
   const policyGeneration = new Gauge({
     name: "sluice_policy_generation",
     help: "Number of policy tables that went live since start (1 after the startup load).",
@@ -175,6 +204,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     setStoreUp(up) {
       storeUp.set(up ? 1 : 0);
+    },
+    recordStoreFallback(policy, reason) {
+      storeFallbacks.inc({ policy, reason });
+    },
+    setStoreOpenCircuits(count) {
+      storeOpenCircuits.set(count);
+    },
+    recordAbandonedCall() {
+      abandonedCalls.inc();
+    },
+    recordMemoryEvictions(count) {
+      memoryEvictions.inc(count);
     },
     recordPolicyLoaded({ generation, atMs, reload }) {
       policyGeneration.set(generation);

@@ -19,7 +19,13 @@ export function compileDomain(spec: PolicySpec): CompiledDomain {
     { labels: [], hasVariableStep: false, valueToMetric: false },
     counter,
   );
-  return Object.freeze({ domain: spec.domain, file: spec.file, root, ruleCount: counter.rules });
+  return Object.freeze({
+    domain: spec.domain,
+    file: spec.file,
+    root,
+    ruleCount: counter.rules,
+    failurePolicy: spec.failurePolicy,
+  });
 }
 
 function compileLevel(

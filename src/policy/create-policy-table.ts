@@ -10,7 +10,12 @@ export function createPolicyTable(domains: readonly CompiledDomain[]): PolicyTab
     byName.set(compiled.domain, compiled);
     summaries.set(
       compiled.domain,
-      Object.freeze({ domain: compiled.domain, file: compiled.file, ruleCount: compiled.ruleCount }),
+      Object.freeze({
+        domain: compiled.domain,
+        file: compiled.file,
+        ruleCount: compiled.ruleCount,
+        failurePolicy: compiled.failurePolicy,
+      }),
     );
   }
   return Object.freeze({

@@ -1,4 +1,5 @@
 import type { GlobMatcher } from "./compile-glob.ts";
+import type { FailurePolicy } from "./failure-policy.ts";
 import type { LimitWindow } from "./policy-types.ts";
 
 /**
@@ -44,4 +45,5 @@ export interface CompiledDomain {
   readonly root: MatchLevel;
   /** Nodes that decide something: those with a limit (or `unlimited`) and leaves that whitelist. */
   readonly ruleCount: number;
+  readonly failurePolicy?: FailurePolicy | undefined;
 }

@@ -46,6 +46,16 @@ describe("parsePolicyFile: what loads", () => {
     ]);
   });
 
+  it.each(["unavailable", "allow", "deny", "local"])("reads failure_policy: %s", (policy) => {
+    const parsed = parsePolicyFile("p.yaml", `domain: d\nfailure_policy: ${policy}\n`);
+    expect(parsed.ok && parsed.spec.failurePolicy).toBe(policy);
+  });
+
+  it("leaves failure_policy unset when the file does not name one", () => {
+    const parsed = parsePolicyFile("p.yaml", "domain: d\n");
+    expect(parsed.ok && parsed.spec.failurePolicy).toBeUndefined();
+  });
+
   it("honours merge keys, explicit keys winning over merged ones", () => {
     const parsed = parsePolicyFile(
       "p.yaml",
@@ -88,12 +98,12 @@ describe("parsePolicyFile: what is refused", () => {
     [
       "an unknown top-level key",
       "domain: d\ndescriptor: []\n",
-      ["descriptor: unknown key (allowed here: domain, descriptors)"],
+      ["descriptor: unknown key (allowed here: domain, descriptors, failure_policy)"],
     ],
     [
       "a quoted odd key, quoted in the path",
       'domain: d\n"a b": 1\n',
-      ['["a b"]: unknown key (allowed here: domain, descriptors)'],
+      ['["a b"]: unknown key (allowed here: domain, descriptors, failure_policy)'],
     ],
     [
       "a NUL in a key",
@@ -147,6 +157,16 @@ describe("parsePolicyFile: what is refused", () => {
       [
         "descriptors[0].rate_limit.unit: required unless unlimited is true (one of second, minute, hour, day, week, month, year)",
       ],
+    ],
+    [
+      "an unknown failure policy",
+      "domain: d\nfailure_policy: shrug\n",
+      ['failure_policy: expected one of unavailable, allow, deny, local, got "shrug"'],
+    ],
+    [
+      "a failure policy that is not text",
+      "domain: d\nfailure_policy: [allow]\n",
+      ["failure_policy: expected a string, got a list"],
     ],
     [
       "a merge key pointing at its own mapping",

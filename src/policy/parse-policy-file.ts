@@ -1,4 +1,5 @@
 import { isMap } from "yaml";
+import { FAILURE_POLICIES, type FailurePolicy, isFailurePolicy } from "./failure-policy.ts";
 import { keyPath, ROOT_PATH } from "./key-path.ts";
 import { parseDescriptors } from "./parse-descriptors.ts";
 import { parsePolicyYaml } from "./parse-policy-yaml.ts";
@@ -6,7 +7,7 @@ import type { PolicySpec } from "./policy-spec.ts";
 import type { PolicyError } from "./policy-types.ts";
 import { YamlReader } from "./yaml-reader.ts";
 
-const ROOT_KEYS: ReadonlySet<string> = new Set(["domain", "descriptors"]);
+const ROOT_KEYS: ReadonlySet<string> = new Set(["domain", "descriptors", "failure_policy"]);
 
 export type PolicyFileResult =
   | { readonly ok: true; readonly spec: PolicySpec }
@@ -35,6 +36,15 @@ export function parsePolicyFile(file: string, text: string): PolicyFileResult {
 
   const descriptorsField = fields?.get("descriptors");
   const descriptors = descriptorsField ? parseDescriptors(reader, descriptorsField, 1) : [];
+  const failureField = fields?.get("failure_policy");
+  let failurePolicy: FailurePolicy | undefined;
+  if (failureField) {
+    const text = reader.string(failureField);
+    if (text !== undefined && isFailurePolicy(text)) failurePolicy = text;
+    else if (text !== undefined) {
+      reader.fail(failureField.path, `expected one of ${FAILURE_POLICIES.join(", ")}, got "${text}"`);
+    }
+  }
   if (reader.errors.length > 0 || domain === undefined) return { ok: false, errors: reader.errors };
-  return { ok: true, spec: { file, domain, descriptors } };
+  return { ok: true, spec: { file, domain, descriptors, failurePolicy } };
 }

@@ -1,3 +1,4 @@
+import type { FailurePolicy } from "./failure-policy.ts";
 import type { LimitWindow } from "./policy-types.ts";
 
 /**
@@ -8,6 +9,8 @@ export interface PolicySpec {
   readonly file: string;
   readonly domain: string;
   readonly descriptors: readonly DescriptorSpec[];
+  /** The file's top-level `failure_policy` (a Sluice extension); absent: the service's setting. */
+  readonly failurePolicy?: FailurePolicy | undefined;
 }
 
 /** What a descriptor node limits: a set of windows, nothing at all (`unlimited`), or no rule. */

@@ -1,3 +1,4 @@
+import type { FailurePolicy } from "./failure-policy.ts";
 import type { Unit } from "./units.ts";
 
 /** One sliding window of a rule: at most `requestsPerUnit` hits per `unit`. */
@@ -60,6 +61,8 @@ export interface DomainSummary {
   readonly domain: string;
   readonly file: string;
   readonly ruleCount: number;
+  /** The domain's own answer when the counter store cannot be asked; absent: the service's setting. */
+  readonly failurePolicy?: FailurePolicy | undefined;
 }
 
 /** A policy error located at a file and a dotted key path, e.g. `api.yaml: descriptors[0].rate_limit.unit: ...`. */

@@ -23,6 +23,11 @@ describe("parseSettings", () => {
           maxValueBytes: 1024,
         },
         maxMessageBytes: 65_536,
+        storeTimeoutMs: 50,
+        storeMaxInFlight: 1024,
+        failurePolicy: "unavailable",
+        expectedInstances: 1,
+        memoryMaxEntries: 1_000_000,
       },
     });
     expect(Object.isFrozen(result.ok && result.settings)).toBe(true);
@@ -83,6 +88,20 @@ describe("parseSettings", () => {
     }
   });
 
+  it("reads the store guard, failure policy and memory bound from flags and the environment", () => {
+    const result = parseSettings(
+      ["--policy", "p", "--store-timeout-ms", "20", "--failure-policy=local", "--expected-instances", "3"],
+      { SLUICE_STORE_MAX_IN_FLIGHT: "64", SLUICE_MEMORY_MAX_ENTRIES: "1000", SLUICE_FAILURE_POLICY: "deny" },
+    );
+    expect(result.ok && result.settings).toMatchObject({
+      storeTimeoutMs: 20,
+      storeMaxInFlight: 64,
+      failurePolicy: "local",
+      expectedInstances: 3,
+      memoryMaxEntries: 1000,
+    });
+  });
+
   it("lets flags win over the environment and repeats --policy", () => {
     const result = parseSettings(
       ["--policy", "a.yaml", "--policy=b.yaml", "--redis-url", "rediss://:pw@h:6380/0"],
@@ -131,6 +150,17 @@ describe("parseSettings", () => {
       '--max-descriptors (SLUICE_MAX_DESCRIPTORS): expected a whole number of at least 1, got "0"',
     ],
     [["--policy", "p"], { SLUICE_MAX_VALUE_BYTES: "1k" }, "--max-value-bytes (SLUICE_MAX_VALUE_BYTES)"],
+    [
+      ["--policy", "p", "--failure-policy", "maybe"],
+      {},
+      '--failure-policy (SLUICE_FAILURE_POLICY): expected one of unavailable, allow, deny, local, got "maybe"',
+    ],
+    [["--policy", "p", "--store-timeout-ms", "0"], {}, "--store-timeout-ms (SLUICE_STORE_TIMEOUT_MS)"],
+    [
+      ["--policy", "p", "--expected-instances", "two"],
+      {},
+      "--expected-instances (SLUICE_EXPECTED_INSTANCES)",
+    ],
   ])("rejects %j %j naming the setting", (argv, env, message) => {
     const result = parseSettings(argv, env);
     expect(result.ok).toBe(false);

@@ -4,6 +4,7 @@ import {
   DEFAULT_REQUEST_LIMITS,
   type RequestLimits,
 } from "../limiter/request-limits.ts";
+import { FAILURE_POLICIES, type FailurePolicy, isFailurePolicy } from "../policy/failure-policy.ts";
 
 /** Everything `sluice serve` is configured with: parsed once at start, validated, frozen. */
 export interface Settings {
@@ -23,6 +24,16 @@ export interface Settings {
   readonly requestLimits: RequestLimits;
   /** Bound on one encoded request in bytes; grpc-js refuses a larger one before decoding it. */
   readonly maxMessageBytes: number;
+  /** Longest wait for one Redis call, in ms (a call's own gRPC deadline can shorten it). */
+  readonly storeTimeoutMs: number;
+  /** Redis charges outstanding at once; calls beyond it are answered per the failure policy. */
+  readonly storeMaxInFlight: number;
+  /** The answer when Redis cannot be asked, unless a domain's policy file sets its own. */
+  readonly failurePolicy: FailurePolicy;
+  /** Sluice instances sharing the limits; the `local` failure policy admits limit ÷ this each. */
+  readonly expectedInstances: number;
+  /** Counter slots the memory store holds before it evicts the least recently charged. */
+  readonly memoryMaxEntries: number;
 }
 
 export interface HostPort {
@@ -52,6 +63,11 @@ const OPTIONS = {
   maxKeyBytes: { flag: "--max-key-bytes", env: "SLUICE_MAX_KEY_BYTES", repeat: false },
   maxValueBytes: { flag: "--max-value-bytes", env: "SLUICE_MAX_VALUE_BYTES", repeat: false },
   maxMessageBytes: { flag: "--max-message-bytes", env: "SLUICE_MAX_MESSAGE_BYTES", repeat: false },
+  storeTimeout: { flag: "--store-timeout-ms", env: "SLUICE_STORE_TIMEOUT_MS", repeat: false },
+  storeMaxInFlight: { flag: "--store-max-in-flight", env: "SLUICE_STORE_MAX_IN_FLIGHT", repeat: false },
+  failurePolicy: { flag: "--failure-policy", env: "SLUICE_FAILURE_POLICY", repeat: false },
+  expectedInstances: { flag: "--expected-instances", env: "SLUICE_EXPECTED_INSTANCES", repeat: false },
+  memoryMaxEntries: { flag: "--memory-max-entries", env: "SLUICE_MEMORY_MAX_ENTRIES", repeat: false },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -64,6 +80,8 @@ export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...
                     [--near-limit-ratio R (0 < R <= 1, default 0.8)]
                     [--max-descriptors N] [--max-descriptor-entries N] [--max-key-bytes N] [--max-value-bytes N]
                     [--max-message-bytes N]
+                    [--store-timeout-ms N] [--store-max-in-flight N] [--failure-policy unavailable|allow|deny|local]
+                    [--expected-instances N] [--memory-max-entries N]
 Each flag can also be set in the environment: ${Object.values(OPTIONS)
   .map((o) => o.env)
   .join(", ")}. Flags win over the environment.`;
@@ -121,8 +139,21 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
     maxValueBytes: limit("maxValueBytes", DEFAULT_REQUEST_LIMITS.maxValueBytes),
   });
   const maxMessageBytes = limit("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES);
+  const storeTimeoutMs = limit("storeTimeout", 50);
+  const storeMaxInFlight = limit("storeMaxInFlight", 1024);
+  const expectedInstances = limit("expectedInstances", 1);
+  const memoryMaxEntries = limit("memoryMaxEntries", 1_000_000);
+  const failurePolicyText = raw("failurePolicy") ?? "unavailable";
+  const failurePolicy = isFailurePolicy(failurePolicyText) ? failurePolicyText : undefined;
+  if (failurePolicy === undefined) {
+    errors.push(
+      `${describe("failurePolicy")}: expected one of ${FAILURE_POLICIES.join(", ")}, got "${failurePolicyText}"`,
+    );
+  }
 
-  if (errors.length > 0 || headerStyle === undefined) return { ok: false, errors };
+  if (errors.length > 0 || headerStyle === undefined || failurePolicy === undefined) {
+    return { ok: false, errors };
+  }
   return {
     ok: true,
     settings: Object.freeze({
@@ -137,6 +168,11 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       nearLimitRatio,
       requestLimits,
       maxMessageBytes,
+      storeTimeoutMs,
+      storeMaxInFlight,
+      failurePolicy,
+      expectedInstances,
+      memoryMaxEntries,
     }),
   };
 }

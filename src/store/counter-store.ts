@@ -53,6 +53,14 @@ export interface ChargeResult {
   readonly counts: readonly (readonly WindowCounts[])[];
 }
 
+export interface ChargeOptions {
+  /**
+   * When the caller stops waiting, in ms since the epoch (the gRPC call's deadline). Backends may
+   * ignore it; the guarded store (guarded-counter-store.ts) gives up on the charge by then.
+   */
+  readonly deadlineMs?: number | undefined;
+}
+
 export interface CounterStore {
   /**
    * Checks every window of every descriptor, decides admission for the whole request, then
@@ -61,7 +69,7 @@ export interface CounterStore {
    * allows (memory, single Redis; Redis Cluster per hash slot).
    * Rejects with a StoreError when the backend fails.
    */
-  charge(descriptors: readonly DescriptorCharge[]): Promise<ChargeResult>;
+  charge(descriptors: readonly DescriptorCharge[], options?: ChargeOptions): Promise<ChargeResult>;
   /** Resolves when the backend answers; used by health checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

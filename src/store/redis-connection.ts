@@ -43,12 +43,14 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
     // twice, so in-flight commands fail at the first reconnect attempt instead of being retried.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
+    retryStrategy: reconnectDelayMs,
   };
   const cluster = "clusterNodes" in target;
   const client = cluster
     ? new Cluster([...target.clusterNodes], {
         // Fail fast while no node is reachable instead of queueing requests without bound.
         enableOfflineQueue: false,
+        clusterRetryStrategy: reconnectDelayMs,
         // Nodes learnt from CLUSTER SLOTS get the credentials and TLS of the first seed URL.
         redisOptions: { ...common, ...seedCredentials(target.clusterNodes[0]) },
       })
@@ -88,6 +90,15 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
   };
 
   return { client, scripts, cluster, ready, close };
+}
+
+/**
+ * Delay before reconnect attempt `times` (1, 2, ...), in ms: 50, 100, 150, 200, then every 250.
+ * ioredis's default backs off to 2 s, which alone would delay noticing a recovered Redis by up to
+ * 2 s; a refused connection on loopback or a LAN costs next to nothing, so a short cap is cheap.
+ */
+export function reconnectDelayMs(times: number): number {
+  return Math.min(Math.max(times, 1) * 50, 250);
 }
 
 /** Waits for the first 'ready'; settles once, so later outages do not wait here again. */

@@ -1,3 +1,4 @@
+import { Cluster } from "ioredis";
 import { isAdmitted } from "../limiter/admission.ts";
 import { clusterSlot } from "./cluster-slot.ts";
 import { slotKey } from "./counter-key.ts";
@@ -80,6 +81,16 @@ export class RedisCounterStore implements CounterStore {
 
   close(): Promise<void> {
     return this.#connection.close();
+  }
+
+  /**
+   * Which Redis node holds a counter, as far as the client knows now: `host:port` of the master of
+   * its slot on a Cluster, `redis` for a single server. The guarded store keeps one circuit per node.
+   */
+  partitionOf(counterKey: string): string {
+    const client = this.#connection.client;
+    if (!this.#connection.cluster || !(client instanceof Cluster)) return "redis";
+    return client.slots[clusterSlot(counterKey)]?.[0] ?? "cluster";
   }
 
   /** One group per Cluster slot in order of first appearance; on a single Redis, one group. */

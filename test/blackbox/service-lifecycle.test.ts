@@ -1,26 +1,13 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { credentials, loadPackageDefinition } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { protoPath as healthProtoPath } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkHealth } from "../support/health-client.ts";
 import { createRlsClient } from "../support/rls-client.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 
 const run = promisify(execFile);
 const GRPCURL = fileURLToPath(new URL("../../.tools/bin/grpcurl", import.meta.url));
-
-function checkHealth(address: string, service: string): Promise<string> {
-  const pkg = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as any;
-  const client = new pkg.grpc.health.v1.Health(address, credentials.createInsecure());
-  return new Promise((resolve, reject) => {
-    client.Check({ service }, (error: Error | null, reply: { status: string }) => {
-      client.close();
-      return error ? reject(error) : resolve(reply.status);
-    });
-  });
-}
 
 describe("service lifecycle", () => {
   let sluice: SluiceProcess;

@@ -1,5 +1,7 @@
 import { fileURLToPath } from "node:url";
 import {
+  type ChannelCredentials,
+  type ChannelOptions,
   type Client,
   credentials,
   loadPackageDefinition,
@@ -38,13 +40,21 @@ export interface RlsRequest {
 }
 
 export interface RlsClient {
-  shouldRateLimit(request: RlsRequest): Promise<RlsReply>;
+  /** One call; its deadline is `timeoutMs` from now (default 10 s). */
+  shouldRateLimit(request: RlsRequest, options?: { timeoutMs?: number }): Promise<RlsReply>;
   close(): void;
+}
+
+export interface RlsClientOptions {
+  /** Default: plaintext. */
+  readonly credentials?: ChannelCredentials;
+  /** Extra channel options, e.g. `grpc.ssl_target_name_override`. */
+  readonly channelOptions?: ChannelOptions;
 }
 
 const PROTO_ROOT = fileURLToPath(new URL("../../proto/", import.meta.url));
 
-export function createRlsClient(address: string): RlsClient {
+export function createRlsClient(address: string, options: RlsClientOptions = {}): RlsClient {
   const definition = loadSync("envoy/service/ratelimit/v3/rls.proto", {
     includeDirs: [PROTO_ROOT],
     keepCase: true,
@@ -54,7 +64,11 @@ export function createRlsClient(address: string): RlsClient {
   });
   const pkg = loadPackageDefinition(definition) as any;
   const Service = pkg.envoy.service.ratelimit.v3.RateLimitService;
-  const client = new Service(address, credentials.createInsecure()) as Client & {
+  const client = new Service(
+    address,
+    options.credentials ?? credentials.createInsecure(),
+    options.channelOptions ?? {},
+  ) as Client & {
     ShouldRateLimit(
       request: RlsRequest,
       metadata: Metadata,
@@ -63,10 +77,13 @@ export function createRlsClient(address: string): RlsClient {
     ): void;
   };
   return {
-    shouldRateLimit(request) {
+    shouldRateLimit(request, { timeoutMs = 10_000 } = {}) {
       return new Promise((resolve, reject) => {
-        client.ShouldRateLimit(request, new Metadata(), { deadline: Date.now() + 10_000 }, (error, reply) =>
-          error ? reject(error) : resolve(reply),
+        client.ShouldRateLimit(
+          request,
+          new Metadata(),
+          { deadline: Date.now() + timeoutMs },
+          (error, reply) => (error ? reject(error) : resolve(reply)),
         );
       });
     },

@@ -7,9 +7,11 @@ import {
   RateLimitServiceService,
 } from "../../generated/envoy/service/ratelimit/v3/rls.ts";
 import type { Decision, RateLimitCall } from "../../limiter/limiter-types.ts";
+import type { CallContext } from "../../limiter/rate-limiter.ts";
 import type { Metrics } from "../../metrics/metrics.ts";
 import type { PolicyTable } from "../../policy/policy-types.ts";
 import type { HostPort } from "../../settings/settings.ts";
+import { callerGaveUp, deadlineMs, type WaitingCaller } from "./call-deadline.ts";
 import { toGrpcErrorStatus } from "./error-status.ts";
 import { toRateLimitCall, toRateLimitResponse } from "./proto-mapping.ts";
 import { createReflectionService } from "./reflection-service.ts";
@@ -17,7 +19,7 @@ import { createReflectionService } from "./reflection-service.ts";
 export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 
 export interface GrpcServerOptions {
-  readonly limiter: { shouldRateLimit(call: RateLimitCall): Promise<Decision> };
+  readonly limiter: { shouldRateLimit(call: RateLimitCall, context?: CallContext): Promise<Decision> };
   readonly policy: () => PolicyTable;
   readonly metrics: Metrics;
   /** Bound on one encoded request in bytes; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
@@ -44,7 +46,7 @@ export async function startGrpcServer(
   );
   const implementation: RateLimitServiceServer = {
     shouldRateLimit: (call, callback) => {
-      void answer(call.request, callback, options);
+      void answer(call.request, callback, options, call);
     },
   };
   server.addService(RateLimitServiceService, implementation);
@@ -83,14 +85,18 @@ async function answer(
   request: RateLimitRequest,
   callback: sendUnaryData<RateLimitResponse>,
   { limiter, policy, metrics }: GrpcServerOptions,
+  caller: WaitingCaller,
 ): Promise<void> {
   const stopTimer = metrics.startCallTimer();
+  const deadline = deadlineMs(caller);
   try {
     const call = toRateLimitCall(request);
-    const decision = await limiter.shouldRateLimit(call);
+    const decision = await limiter.shouldRateLimit(call, { deadlineMs: deadline });
+    if (callerGaveUp(caller, deadline)) return metrics.recordAbandonedCall();
     metrics.recordDecision(call.domain, policy().hasDomain(call.domain), decision);
     callback(null, toRateLimitResponse(decision));
   } catch (error: unknown) {
+    if (callerGaveUp(caller, deadline)) return metrics.recordAbandonedCall();
     const { code, details, kind } = toGrpcErrorStatus(error);
     // Store failures are counted by kind where they happen, in the instrumented store.
     metrics.recordError(kind);
