@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.ts";
 import { estimate, isAdmitted, windowPasses } from "../limiter/admission.ts";
-import { slotKey, slotTtlMs } from "./counter-key.ts";
+import { slotTtlMs } from "./counter-key.ts";
 import type { ChargeResult, CounterStore, DescriptorCharge, WindowCounts } from "./counter-store.ts";
 
 export interface MemoryCounterStoreOptions {
@@ -9,14 +9,24 @@ export interface MemoryCounterStoreOptions {
   readonly sweepIntervalMs?: number;
 }
 
-interface Slot {
-  count: number;
-  /** Clock time in ms after which the slot counts as gone, like a Redis PEXPIRE. */
-  expiresAt: number;
+/**
+ * The two slots of one window of one counter that a decision can read: slot k (`current`) and
+ * slot k - 1 (`previous`). Redis keeps them as two keys (counter-key.ts `slotKey`); here one object
+ * per window is updated in place, so a charge allocates no key strings and no objects once the
+ * counter exists (on a hot path of 10,000s of calls a second that is most of the store's cost).
+ */
+interface WindowSlots {
+  /** Index of the newer slot, floor(t / windowMs) at its last charge. */
+  k: number;
+  current: number;
+  /** Clock time in ms after which slot k counts as gone, like a Redis PEXPIRE. */
+  currentExpiresAt: number;
+  previous: number;
+  previousExpiresAt: number;
 }
 
 interface WindowCheck {
-  readonly key: string;
+  readonly slots: WindowSlots;
   readonly ttlMs: number;
   readonly current: number;
   readonly previous: number;
@@ -28,11 +38,12 @@ const DEFAULT_SWEEP_INTERVAL_MS = 10_000;
 /**
  * Counters in one process's memory: for a single instance, tests and development. Node runs
  * `charge` to completion without yielding, so check and accounting are atomic for free.
- * Slot keys and lifetimes follow the Redis store exactly (counter-key.ts), so both age alike.
+ * Slot lifetimes follow the Redis store exactly (counter-key.ts `slotTtlMs`), so both age alike.
  */
 export class MemoryCounterStore implements CounterStore {
   readonly #clock: Clock;
-  readonly #slots = new Map<string, Slot>();
+  /** counterKey → windowMs → the window's slots. */
+  readonly #counters = new Map<string, Map<number, WindowSlots>>();
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryCounterStoreOptions) {
@@ -51,7 +62,7 @@ export class MemoryCounterStore implements CounterStore {
     const counts = descriptors.map((d, i): WindowCounts[] => {
       const charged = d.cost > 0 && (admitted || d.countRejected);
       return (checks[i] ?? []).map((w) => ({
-        current: charged ? this.#add(w.key, d.cost, nowMs + w.ttlMs, nowMs) : w.current,
+        current: charged ? add(w.slots, d.cost, w.ttlMs, nowMs) : w.current,
         previous: w.previous,
         passed: w.passed,
       }));
@@ -66,41 +77,77 @@ export class MemoryCounterStore implements CounterStore {
   close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
-    this.#slots.clear();
+    this.#counters.clear();
     return Promise.resolve();
   }
 
-  /** Drops slots whose lifetime has passed; runs on the timer, callable directly from tests. */
+  /** Drops windows whose slots have both outlived their lifetime; runs on the timer, callable from tests. */
   sweep(): void {
     const nowMs = this.#clock();
-    for (const [key, slot] of this.#slots) {
-      if (slot.expiresAt <= nowMs) this.#slots.delete(key);
+    for (const [key, windows] of this.#counters) {
+      for (const [windowMs, slots] of windows) {
+        if (slots.currentExpiresAt <= nowMs && slots.previousExpiresAt <= nowMs) windows.delete(windowMs);
+      }
+      if (windows.size === 0) this.#counters.delete(key);
     }
   }
 
-  /** Number of live slot entries held (for tests of expiry). */
+  /** Number of live slots held, as Redis would hold keys (for tests of expiry). */
   get size(): number {
-    return this.#slots.size;
+    let slots = 0;
+    for (const windows of this.#counters.values()) {
+      for (const w of windows.values()) slots += (w.current > 0 ? 1 : 0) + (w.previous > 0 ? 1 : 0);
+    }
+    return slots;
   }
 
   #check(d: DescriptorCharge, windowMs: number, limit: number, nowMs: number): WindowCheck {
-    const k = Math.floor(nowMs / windowMs);
-    const key = slotKey(d.counterKey, windowMs, k);
-    const current = this.#read(key, nowMs);
-    const previous = this.#read(slotKey(d.counterKey, windowMs, k - 1), nowMs);
+    let windows = this.#counters.get(d.counterKey);
+    if (windows === undefined) {
+      windows = new Map();
+      this.#counters.set(d.counterKey, windows);
+    }
+    let slots = windows.get(windowMs);
+    if (slots === undefined) {
+      slots = { k: 0, current: 0, currentExpiresAt: 0, previous: 0, previousExpiresAt: 0 };
+      windows.set(windowMs, slots);
+    }
+    roll(slots, Math.floor(nowMs / windowMs), nowMs);
+    const { current, previous } = slots;
     const passed = windowPasses(estimate(current, previous, nowMs, windowMs), d.cost, limit);
-    return { key, ttlMs: slotTtlMs(windowMs), current, previous, passed };
+    return { slots, ttlMs: slotTtlMs(windowMs), current, previous, passed };
   }
+}
 
-  #read(key: string, nowMs: number): number {
-    const slot = this.#slots.get(key);
-    return slot !== undefined && slot.expiresAt > nowMs ? slot.count : 0;
+/**
+ * Brings a window's slots to slot k at `nowMs`: what was current becomes previous after one slot,
+ * both are gone after two, and a slot past its lifetime reads 0 even before the sweeper runs.
+ * A clock that stepped back keeps the newer slots rather than forgetting hits.
+ */
+function roll(slots: WindowSlots, k: number, nowMs: number): void {
+  if (k === slots.k + 1) {
+    slots.previous = slots.current;
+    slots.previousExpiresAt = slots.currentExpiresAt;
+    slots.current = 0;
+    slots.currentExpiresAt = 0;
+    slots.k = k;
+  } else if (k > slots.k + 1) {
+    slots.previous = 0;
+    slots.previousExpiresAt = 0;
+    slots.current = 0;
+    slots.currentExpiresAt = 0;
+    slots.k = k;
   }
+  if (slots.currentExpiresAt <= nowMs) slots.current = 0;
+  if (slots.previousExpiresAt <= nowMs) slots.previous = 0;
+}
 
-  /** Like INCRBY then PEXPIRE: returns the count after adding. */
-  #add(key: string, cost: number, expiresAt: number, nowMs: number): number {
-    const count = this.#read(key, nowMs) + cost;
-    this.#slots.set(key, { count, expiresAt });
-    return count;
-  }
+/**
+ * Like INCRBY then PEXPIRE on slot k: returns the count after adding (which includes an earlier
+ * descriptor's charge to the same counter in this request, as in Redis).
+ */
+function add(slots: WindowSlots, cost: number, ttlMs: number, nowMs: number): number {
+  slots.current += cost;
+  slots.currentExpiresAt = nowMs + ttlMs;
+  return slots.current;
 }
