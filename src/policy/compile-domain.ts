@@ -61,7 +61,7 @@ function compileNode(spec: DescriptorSpec, ancestry: Ancestry, counter: { rules:
   const limit = spec.limit;
   const name = limit?.kind === "unlimited" ? limit.name : limit?.windows[0]?.name;
   const children = spec.children.length > 0 ? compileLevel(spec.children, here, counter) : undefined;
-  if (limit || !children) counter.rules++;
+  if (limit || spec.concurrency || !children) counter.rules++;
   return Object.freeze({
     key: spec.key,
     kind,
@@ -80,6 +80,12 @@ function compileNode(spec: DescriptorSpec, ancestry: Ancestry, counter: { rules:
     detailedMetric: spec.detailedMetric,
     valueToMetric: spec.valueToMetric,
     shareThreshold: kind === "wildcard" && spec.shareThreshold,
+    // Labelled by name or key path only, never request values; `.concurrency` keeps an unnamed
+    // limit's outcomes apart from the same node's rate outcomes in sluice_decisions_total.
+    concurrency: spec.concurrency && {
+      ...spec.concurrency,
+      ruleId: spec.concurrency.name ?? `${here.labels.join(".")}.concurrency`,
+    },
     children,
   });
 }

@@ -105,7 +105,8 @@ describe("loadPolicies: each failure fixture names its file and key path", () =>
         "descriptors[1].key: must not be empty",
         "descriptors[2].shadow_mode: expected true or false, got 1",
         "descriptors[2].descriptors[0].colour: unknown key (allowed here: key, value, rate_limit, rate_limits, " +
-          "descriptors, shadow_mode, quota_mode, detailed_metric, value_to_metric, share_threshold, count_rejected, metadata)",
+          "descriptors, shadow_mode, quota_mode, detailed_metric, value_to_metric, share_threshold, count_rejected, metadata, " +
+          "concurrency)",
         "descriptors[2].descriptors[0].rate_limit.unit: must not be set when unlimited is true",
       ],
     ],

@@ -31,6 +31,7 @@ export function matchDescriptor(
     quotaMode: last.quotaMode,
     countRejected: last.countRejected,
     detailedMetric: last.detailedMetric || last.ruleIdHasValues,
+    concurrency: last.concurrency,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { GlobMatcher } from "./compile-glob.ts";
+import type { ConcurrencyRule } from "./concurrency-limit.ts";
 import type { FailurePolicy } from "./failure-policy.ts";
 import type { LimitWindow } from "./policy-types.ts";
 
@@ -35,6 +36,8 @@ export interface MatchNode {
   readonly valueToMetric: boolean;
   /** Wildcard nodes only: every matching value counts against one counter, keyed by the pattern. */
   readonly shareThreshold: boolean;
+  /** The node's cap on requests in flight, if it has one. */
+  readonly concurrency: ConcurrencyRule | undefined;
   /** Undefined for a leaf: a request with more entries than this depth does not match. */
   readonly children: MatchLevel | undefined;
 }
@@ -43,7 +46,10 @@ export interface CompiledDomain {
   readonly domain: string;
   readonly file: string;
   readonly root: MatchLevel;
-  /** Nodes that decide something: those with a limit (or `unlimited`) and leaves that whitelist. */
+  /**
+   * Nodes that decide something: those with a limit (or `unlimited`) or a concurrency cap, and
+   * leaves that whitelist.
+   */
   readonly ruleCount: number;
   readonly failurePolicy?: FailurePolicy | undefined;
 }

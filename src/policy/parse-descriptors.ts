@@ -1,4 +1,6 @@
+import { RESERVED_LEASE_KEYS } from "./concurrency-limit.ts";
 import { keyPath } from "./key-path.ts";
+import { parseConcurrency } from "./parse-concurrency.ts";
 import { parseLimit } from "./parse-limit.ts";
 import type { DescriptorSpec } from "./policy-spec.ts";
 import type { Field, YamlReader } from "./yaml-reader.ts";
@@ -23,6 +25,7 @@ const DESCRIPTOR_KEYS: ReadonlySet<string> = new Set([
   "share_threshold",
   "count_rejected",
   "metadata",
+  "concurrency",
 ]);
 
 /**
@@ -58,6 +61,9 @@ function parseDescriptor(reader: YamlReader, item: Field, depth: number): Descri
   else if (key === "") reader.fail(keyField.path, "must not be empty");
   // The matcher indexes nodes by `key NUL value`; a NUL inside a key would make that ambiguous.
   else if (key?.includes("\0")) reader.fail(keyField.path, "must not contain a NUL character");
+  else if (key !== undefined && RESERVED_LEASE_KEYS.has(key)) {
+    reader.fail(keyField.path, `'${key}' is reserved for concurrency leases and cannot be a policy key`);
+  }
 
   const valueField = fields.get("value");
   // An empty value is a bare key, as in the reference service.
@@ -81,6 +87,7 @@ function parseDescriptor(reader: YamlReader, item: Field, depth: number): Descri
   }
   const metadata = fields.get("metadata");
   if (metadata) reader.expectMapping(metadata);
+  const concurrencyField = fields.get("concurrency");
 
   const spec: DescriptorSpec = {
     path: item.path,
@@ -93,8 +100,15 @@ function parseDescriptor(reader: YamlReader, item: Field, depth: number): Descri
     valueToMetric: flag("value_to_metric", false),
     shareThreshold,
     countRejected: flag("count_rejected", true),
+    concurrency: concurrencyField && parseConcurrency(reader, concurrencyField),
     children: parseChildren(reader, fields.get("descriptors"), depth),
   };
+  // Shadow and quota modes say how failing rate windows refuse; a full lease set has no such
+  // reading, so the combination is refused rather than guessed at.
+  const mode = spec.shadowMode ? "shadow_mode" : spec.quotaMode ? "quota_mode" : undefined;
+  if (concurrencyField && mode) {
+    reader.fail(concurrencyField.path, `cannot be combined with ${mode} on one descriptor`);
+  }
   return key ? spec : undefined;
 }
 

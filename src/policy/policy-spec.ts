@@ -1,3 +1,4 @@
+import type { ConcurrencySpec } from "./concurrency-limit.ts";
 import type { FailurePolicy } from "./failure-policy.ts";
 import type { LimitWindow } from "./policy-types.ts";
 
@@ -31,6 +32,8 @@ export interface DescriptorSpec {
   readonly valueToMetric: boolean;
   readonly shareThreshold: boolean;
   readonly countRejected: boolean;
+  /** Cap on requests in flight at once (Sluice); undefined when the node sets none. */
+  readonly concurrency?: ConcurrencySpec | undefined;
   readonly children: readonly DescriptorSpec[];
 }
 

@@ -1,3 +1,4 @@
+import type { ConcurrencyRule } from "./concurrency-limit.ts";
 import type { FailurePolicy } from "./failure-policy.ts";
 import type { Unit } from "./units.ts";
 
@@ -37,6 +38,8 @@ export interface MatchedRule {
   readonly countRejected: boolean;
   /** Metrics may carry the descriptor's values (`detailed_metric`). */
   readonly detailedMetric: boolean;
+  /** The node's cap on requests in flight; applied only to lease descriptors (see concurrency-limit.ts). */
+  readonly concurrency?: ConcurrencyRule | undefined;
 }
 
 /** A request descriptor as the core sees it: ordered entries, optional override and cost. */
