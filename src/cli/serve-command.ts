@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { systemClock } from "../clock.ts";
 import { startAdminServer } from "../edge/admin/admin-server.ts";
 import { startGrpcServer } from "../edge/grpc/grpc-server.ts";
@@ -7,9 +8,11 @@ import { createMetrics } from "../metrics/metrics.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
 import { formatPolicyError } from "../policy/policy-types.ts";
 import { parseSettings, SERVE_USAGE, type Settings } from "../settings/settings.ts";
-import { counterKey } from "../store/counter-key.ts";
 import { createCounterStore } from "../store/create-counter-store.ts";
 import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
+import { superviseWorkers } from "./cluster-primary.ts";
+import { joinPrimary } from "./cluster-worker.ts";
+import { fastPathOptions } from "./fast-path-options.ts";
 import { startLivePolicy } from "./live-policy.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
 import { storeFallbackOptions } from "./store-fallback-options.ts";
@@ -35,7 +38,17 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     logger.error({ errors: loaded.errors.length }, "policy failed to load; not starting");
     return 1;
   }
+  // --workers N: this process supervises N copies of itself on one port (cluster-primary.ts).
+  if (settings.workers > 1 && cluster.isPrimary) {
+    const store = settings.redisCluster ? "redis-cluster" : "redis";
+    return superviseWorkers({
+      settings,
+      logger,
+      servingFields: { store, domains: [...loaded.table.domains.keys()] },
+    });
+  }
   const metrics = createMetrics({ nearLimitRatio: settings.nearLimitRatio });
+  const worker = joinPrimary(metrics);
   // Watches the policy paths and SIGHUP; `policy()` always returns the last good table.
   const livePolicy = await startLivePolicy({
     paths: settings.policyPaths,
@@ -64,7 +77,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     store,
     headerStyle: settings.headerStyle,
     upstreamHeaders: settings.upstreamHeaders,
-    counterKey,
+    ...fastPathOptions(settings, metrics),
     limits: settings.requestLimits,
     ...fallback,
   });
@@ -76,10 +89,12 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     metrics,
     maxMessageBytes: settings.maxMessageBytes,
   });
-  const admin = await startAdminServer(settings.adminAddr, {
-    metrics,
-    state: { policyLoaded: livePolicy.loaded, accepting: () => accepting },
-  });
+  const admin = worker
+    ? worker.admin()
+    : await startAdminServer(settings.adminAddr, {
+        metrics,
+        state: { policyLoaded: livePolicy.loaded, accepting: () => accepting },
+      });
   const health = watchStoreHealth(store, {
     onChange(up) {
       metrics.setStoreUp(up);
@@ -88,16 +103,19 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     },
   });
 
-  logger.info(
-    {
-      grpcPort: grpc.port,
-      adminPort: admin.port,
-      store: settings.redisCluster ? "redis-cluster" : settings.redisUrl ? "redis" : "memory",
-      domains: [...policy().domains.keys()],
-      policyGeneration: livePolicy.generation(),
-    },
-    "serving",
-  );
+  // A worker's port is logged once, by the primary.
+  worker?.reportServing(grpc.port);
+  if (worker === undefined)
+    logger.info(
+      {
+        grpcPort: grpc.port,
+        adminPort: admin.port,
+        store: settings.redisCluster ? "redis-cluster" : settings.redisUrl ? "redis" : "memory",
+        domains: [...policy().domains.keys()],
+        policyGeneration: livePolicy.generation(),
+      },
+      "serving",
+    );
 
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -113,6 +131,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   await fallback.local.store.close();
   await admin.close();
   logger.info("stopped");
+  worker?.leave();
   return 0;
 }
 

@@ -30,6 +30,12 @@ export interface Metrics {
   recordPolicyLoaded(event: { generation: number; atMs: number; reload: boolean }): void;
   /** A reload was refused; the last good table stays live. */
   recordPolicyReloadFailed(): void;
+  /** A call answered from the local over-limit cache instead of the counter store. */
+  recordLocalCacheHit(): void;
+  /** An entry the local over-limit cache dropped to stay within its size. */
+  recordLocalCacheEviction(): void;
+  /** Where the local over-limit cache's entry count is read at each scrape. */
+  watchLocalCacheEntries(entries: () => number): void;
 }
 
 export type ErrorKind = "invalid_argument" | "unavailable" | "internal";
@@ -124,6 +130,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: "sluice_store_up",
     help: "1 when the counter store answers, 0 when it does not.",
     registers,
+    // With --workers, the primary sums workers' series by default; a state is as good as the worst worker's.
+    aggregator: "min",
   });
   const storeFallbacks = new Counter({
     name: "sluice_store_fallbacks_total",
@@ -150,6 +158,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: "sluice_policy_generation",
     help: "Number of policy tables that went live since start (1 after the startup load).",
     registers,
+    aggregator: "min",
   });
   const reloads = new Counter({
     name: "sluice_policy_reloads_total",
@@ -161,11 +170,32 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: "sluice_policy_last_reload_successful",
     help: "1 when the most recent policy load or reload succeeded, 0 when it failed.",
     registers,
+    aggregator: "min",
   });
   const lastSuccess = new Gauge({
     name: "sluice_policy_last_success_timestamp_seconds",
     help: "Unix time at which the live policy table was loaded.",
     registers,
+    aggregator: "min",
+  });
+  const localCacheHits = new Counter({
+    name: "sluice_local_cache_hits_total",
+    help: "Calls answered OVER_LIMIT from the local over-limit cache without asking the counter store.",
+    registers,
+  });
+  const localCacheEvictions = new Counter({
+    name: "sluice_local_cache_evictions_total",
+    help: "Entries the local over-limit cache dropped (least recently used first) to stay within its size.",
+    registers,
+  });
+  let localCacheSize = () => 0;
+  new Gauge({
+    name: "sluice_local_cache_entries",
+    help: "Calls the local over-limit cache holds as known to be over limit.",
+    registers,
+    collect() {
+      this.set(localCacheSize());
+    },
   });
 
   // Known label sets start at 0, so rate() and alerts see a series before the first event.
@@ -226,6 +256,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     recordPolicyReloadFailed() {
       lastReloadSuccessful.set(0);
       reloads.inc({ result: "failure" });
+    },
+    recordLocalCacheHit() {
+      localCacheHits.inc();
+    },
+    recordLocalCacheEviction() {
+      localCacheEvictions.inc();
+    },
+    watchLocalCacheEntries(entries) {
+      localCacheSize = entries;
     },
   };
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { parseSettings } from "./settings.ts";
 
@@ -28,6 +29,8 @@ describe("parseSettings", () => {
         failurePolicy: "unavailable",
         expectedInstances: 1,
         memoryMaxEntries: 1_000_000,
+        localCacheSize: 10_000,
+        workers: 1,
       },
     });
     expect(Object.isFrozen(result.ok && result.settings)).toBe(true);
@@ -165,5 +168,32 @@ describe("parseSettings", () => {
     const result = parseSettings(argv, env);
     expect(result.ok).toBe(false);
     expect(result.ok ? [] : result.errors.join("\n")).toContain(message);
+  });
+});
+
+describe("parseSettings: local over-limit cache and workers", () => {
+  it("reads --local-cache-size (0 turns the cache off)", () => {
+    const off = parseSettings(["--policy", "p", "--local-cache-size", "0"], {});
+    expect(off.ok && off.settings.localCacheSize).toBe(0);
+    const fromEnv = parseSettings(["--policy", "p"], { SLUICE_LOCAL_CACHE_SIZE: "5" });
+    expect(fromEnv.ok && fromEnv.settings.localCacheSize).toBe(5);
+    expect(parseSettings(["--policy", "p", "--local-cache-size", "-1"], {}).ok).toBe(false);
+  });
+
+  it("runs one worker per core with Redis, one with the memory store", () => {
+    const redis = parseSettings(["--policy", "p", "--redis-url", "redis://h:1"], {});
+    expect(redis.ok && redis.settings.workers).toBe(availableParallelism());
+    const memory = parseSettings(["--policy", "p"], {});
+    expect(memory.ok && memory.settings.workers).toBe(1);
+    const chosen = parseSettings(["--policy", "p", "--redis-cluster", "h:1", "--workers", "3"], {});
+    expect(chosen.ok && chosen.settings.workers).toBe(3);
+  });
+
+  it("refuses several workers on the memory store, whose counters are per process", () => {
+    const result = parseSettings(["--policy", "p"], { SLUICE_WORKERS: "2" });
+    expect(result.ok ? [] : result.errors).toEqual([
+      expect.stringContaining("--workers (SLUICE_WORKERS): 2 workers need --redis-url or --redis-cluster"),
+    ]);
+    expect(parseSettings(["--policy", "p", "--workers", "0"], {}).ok).toBe(false);
   });
 });

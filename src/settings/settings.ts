@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { HeaderStyle } from "../limiter/limiter-types.ts";
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -34,6 +35,10 @@ export interface Settings {
   readonly expectedInstances: number;
   /** Counter slots the memory store holds before it evicts the least recently charged. */
   readonly memoryMaxEntries: number;
+  /** Calls the local over-limit cache holds (over-limit-cache.ts); 0 turns it off. */
+  readonly localCacheSize: number;
+  /** Processes serving the one gRPC port (node:cluster); 1 runs no cluster. */
+  readonly workers: number;
 }
 
 export interface HostPort {
@@ -68,7 +73,12 @@ const OPTIONS = {
   failurePolicy: { flag: "--failure-policy", env: "SLUICE_FAILURE_POLICY", repeat: false },
   expectedInstances: { flag: "--expected-instances", env: "SLUICE_EXPECTED_INSTANCES", repeat: false },
   memoryMaxEntries: { flag: "--memory-max-entries", env: "SLUICE_MEMORY_MAX_ENTRIES", repeat: false },
+  localCacheSize: { flag: "--local-cache-size", env: "SLUICE_LOCAL_CACHE_SIZE", repeat: false },
+  workers: { flag: "--workers", env: "SLUICE_WORKERS", repeat: false },
 } as const;
+
+/** Over-limit calls cached by default: a few MiB at most, and far more refused clients than one instance sees. */
+export const DEFAULT_LOCAL_CACHE_SIZE = 10_000;
 
 type OptionName = keyof typeof OPTIONS;
 
@@ -82,6 +92,7 @@ export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...
                     [--max-message-bytes N]
                     [--store-timeout-ms N] [--store-max-in-flight N] [--failure-policy unavailable|allow|deny|local]
                     [--expected-instances N] [--memory-max-entries N]
+                    [--local-cache-size N (0 = off, default 10000)] [--workers N (default: cores with Redis, else 1)]
 Each flag can also be set in the environment: ${Object.values(OPTIONS)
   .map((o) => o.env)
   .join(", ")}. Flags win over the environment.`;
@@ -143,6 +154,19 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   const storeMaxInFlight = limit("storeMaxInFlight", 1024);
   const expectedInstances = limit("expectedInstances", 1);
   const memoryMaxEntries = limit("memoryMaxEntries", 1_000_000);
+  const localCacheSize = parseWholeNumber(
+    "localCacheSize",
+    raw("localCacheSize") ?? String(DEFAULT_LOCAL_CACHE_SIZE),
+    errors,
+  );
+  // Memory counters live in one process: workers would each enforce their own copy of every limit.
+  const sharedStore = redisUrl !== undefined || redisCluster !== undefined;
+  const workers = limit("workers", sharedStore ? availableParallelism() : 1);
+  if (workers > 1 && !sharedStore) {
+    errors.push(
+      `${describe("workers")}: ${workers} workers need ${OPTIONS.redisUrl.flag} or ${OPTIONS.redisCluster.flag}; memory counters are per process, so each worker would enforce its own copy of every limit`,
+    );
+  }
   const failurePolicyText = raw("failurePolicy") ?? "unavailable";
   const failurePolicy = isFailurePolicy(failurePolicyText) ? failurePolicyText : undefined;
   if (failurePolicy === undefined) {
@@ -173,6 +197,8 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       failurePolicy,
       expectedInstances,
       memoryMaxEntries,
+      localCacheSize,
+      workers,
     }),
   };
 }

@@ -23,7 +23,16 @@ export async function startSluice(
 ): Promise<SluiceProcess> {
   const child = spawn(
     process.execPath,
-    [BIN, "serve", "--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", ...args],
+    [
+      BIN,
+      "serve",
+      "--grpc-addr",
+      "127.0.0.1:0",
+      "--admin-addr",
+      "127.0.0.1:0",
+      ...singleProcess(args),
+      ...args,
+    ],
     { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -100,4 +109,12 @@ export function runSluice(
     });
     child.once("exit", (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * One process unless a test asks for `--workers`: the product default with Redis is one worker per
+ * core, and most tests reason about a single process (one connection, one policy reload, one log).
+ */
+function singleProcess(args: readonly string[]): string[] {
+  return args.some((a) => a === "--workers" || a.startsWith("--workers=")) ? [] : ["--workers", "1"];
 }

@@ -21,7 +21,7 @@ export interface RunningAdminServer {
  */
 export async function startAdminServer(
   addr: HostPort,
-  { metrics, state }: { metrics: Metrics; state: AdminState },
+  { metrics, state }: { metrics: Pick<Metrics, "registry">; state: AdminState },
 ): Promise<RunningAdminServer> {
   const server = createServer((request, response) => {
     void route(request, response, metrics, state);
@@ -43,7 +43,7 @@ export async function startAdminServer(
 async function route(
   request: IncomingMessage,
   response: ServerResponse,
-  metrics: Metrics,
+  metrics: Pick<Metrics, "registry">,
   state: AdminState,
 ): Promise<void> {
   const path = (request.url ?? "/").split("?")[0];

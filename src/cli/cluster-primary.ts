@@ -1,0 +1,139 @@
+import cluster, { type Worker } from "node:cluster";
+import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
+import { startAdminServer } from "../edge/admin/admin-server.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Settings } from "../settings/settings.ts";
+import { isServingMessage } from "./cluster-worker.ts";
+
+export interface PrimaryOptions {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  /** Fields of the "serving" log line beyond the ports (store, domains, ...). */
+  readonly servingFields: Readonly<Record<string, unknown>>;
+}
+
+/** Extra wait beyond the workers' own shutdown grace before they are killed, in ms. */
+const STOP_MARGIN_MS = 5_000;
+
+/**
+ * `serve --workers N` (N > 1): forks N copies of this very command on one gRPC port and supervises
+ * them. node:cluster hands the listening socket to the workers (connections go round-robin, and a
+ * gRPC connection stays with the worker that accepted it), so `--grpc-addr HOST:0` resolves to one
+ * port shared by all. Each worker has its own counter store connection and watches the policy itself.
+ *
+ * The primary holds no limiter: it serves the admin port (metrics aggregated over the workers by
+ * prom-client's AggregatorRegistry: counters and histograms summed, states as the worst worker's),
+ * logs the one "serving" line once every worker is bound, forwards SIGHUP to every worker, replaces
+ * a worker that dies, and on SIGTERM or SIGINT stops them all before it exits.
+ */
+export async function superviseWorkers({ settings, logger, servingFields }: PrimaryOptions): Promise<number> {
+  const registry = new ClusterRegistry();
+  const ports = new Map<Worker, number>();
+  let stopping = false;
+
+  const fork = (): Worker => {
+    const worker = cluster.fork();
+    worker.on("message", (message: unknown) => {
+      if (isServingMessage(message)) ports.set(worker, message.grpcPort);
+    });
+    return worker;
+  };
+  const workers = new Set<Worker>();
+  for (let i = 0; i < settings.workers; i++) workers.add(fork());
+
+  const started = await allServing(workers, ports);
+  if (!started.ok) {
+    logger.error({ reason: started.reason }, "workers did not start; not serving");
+    stopping = true;
+    await stopAll(workers, 0);
+    return 1;
+  }
+
+  cluster.on("exit", (worker, code, signal) => {
+    if (!workers.delete(worker) || stopping) return;
+    ports.delete(worker);
+    logger.error({ pid: worker.process.pid, code, signal }, "worker exited; starting a replacement");
+    workers.add(fork());
+  });
+
+  const admin = await startAdminServer(settings.adminAddr, {
+    metrics: { registry },
+    state: {
+      policyLoaded: () => true,
+      accepting: () => !stopping && [...workers].every((w) => ports.has(w)),
+    },
+  });
+  logger.info(
+    { grpcPort: started.port, adminPort: admin.port, workers: settings.workers, ...servingFields },
+    "serving",
+  );
+
+  const onHangup = () => {
+    for (const worker of workers) worker.process.kill("SIGHUP");
+  };
+  process.on("SIGHUP", onHangup);
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  logger.info({ signal }, "shutting down");
+  stopping = true;
+  process.off("SIGHUP", onHangup);
+  const clean = await stopAll(workers, settings.shutdownGraceMs + STOP_MARGIN_MS);
+  await admin.close();
+  logger.info("stopped");
+  return clean ? 0 : 1;
+}
+
+/** Answers /metrics with every worker's metrics aggregated, as admin-server reads `registry.metrics()`. */
+class ClusterRegistry extends AggregatorRegistry<PrometheusContentType> {
+  override metrics(): Promise<string> {
+    return this.clusterMetrics();
+  }
+}
+
+type Started = { ok: true; port: number } | { ok: false; reason: string };
+
+/** Waits until every worker reported its bound port (all the same), or one exited first. */
+function allServing(workers: ReadonlySet<Worker>, ports: Map<Worker, number>): Promise<Started> {
+  return new Promise((resolve) => {
+    const check = (worker: Worker, message: unknown) => {
+      if (isServingMessage(message)) ports.set(worker, message.grpcPort);
+      if (![...workers].every((w) => ports.has(w))) return;
+      cleanup();
+      const distinct = new Set(ports.values());
+      resolve(
+        distinct.size === 1
+          ? { ok: true, port: [...distinct][0] as number }
+          : { ok: false, reason: `workers bound different ports: ${[...distinct].join(", ")}` },
+      );
+    };
+    const onExit = (worker: Worker, code: number | null) => {
+      cleanup();
+      resolve({ ok: false, reason: `worker ${worker.process.pid} exited with ${code} before serving` });
+    };
+    const cleanup = () => {
+      cluster.off("message", check);
+      cluster.off("exit", onExit);
+    };
+    cluster.on("message", check);
+    cluster.on("exit", onExit);
+  });
+}
+
+/** SIGTERM to every worker; SIGKILL to those still running after `graceMs`. True if all exited 0. */
+async function stopAll(workers: ReadonlySet<Worker>, graceMs: number): Promise<boolean> {
+  const exits = [...workers].map(
+    (worker) =>
+      new Promise<boolean>((resolve) => {
+        if (worker.isDead()) return resolve(worker.process.exitCode === 0);
+        const kill = setTimeout(() => worker.process.kill("SIGKILL"), graceMs);
+        worker.once("exit", (code) => {
+          clearTimeout(kill);
+          resolve(code === 0);
+        });
+        worker.process.kill("SIGTERM");
+      }),
+  );
+  return (await Promise.all(exits)).every(Boolean);
+}

@@ -1,0 +1,103 @@
+import { readFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../support/redis-server.ts";
+import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
+import { runSluice, type SluiceProcess, startSluice } from "../support/sluice-process.ts";
+
+/** Child PIDs of a process, from /proc (the cluster workers of a primary). */
+async function childPids(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+  return text.split(" ").filter(Boolean).map(Number);
+}
+
+async function metric(adminUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("serve --workers 2 on Redis", () => {
+  let redis: RedisServer;
+  let sluice: SluiceProcess;
+  let clients: RlsClient[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    sluice = await startSluice(["--policy", "deploy/policies", "--redis-url", redis.url, "--workers", "2"]);
+    // Separate connections (no shared subchannel), which the primary deals round-robin to the workers.
+    clients = Array.from({ length: 4 }, () =>
+      createRlsClient(sluice.grpcAddress, { channelOptions: { "grpc.use_local_subchannel_pool": 1 } }),
+    );
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await sluice?.stop();
+    await redis?.stop();
+  });
+
+  it("logs one serving line for the one shared gRPC port and runs two workers", async () => {
+    const serving = sluice
+      .output()
+      .split("\n")
+      .filter((l) => l.includes('"msg":"serving"'));
+    expect(serving).toHaveLength(1);
+    expect(JSON.parse(serving[0] as string)).toMatchObject({ workers: 2, store: "redis" });
+    expect(await childPids(sluice.pid)).toHaveLength(2);
+  });
+
+  it("holds a tenant to its plan across workers and sums their metrics on the primary's admin port", async () => {
+    const call = (client: RlsClient) =>
+      client.shouldRateLimit({
+        domain: "api",
+        descriptors: [
+          {
+            entries: [
+              { key: "tenant", value: "workers-test" },
+              { key: "plan", value: "free" },
+            ],
+          },
+        ],
+      });
+    const replies = [];
+    for (let i = 0; i < 30; i++) replies.push(await call(clients[i % clients.length] as RlsClient));
+    // Free: 20 a minute, counted in the one Redis whichever worker answered.
+    expect(replies.filter((r) => r.overall_code === "OK")).toHaveLength(20);
+    const ok = await metric(sluice.adminUrl, 'sluice_requests_total{domain="api",code="OK"}');
+    const over = await metric(sluice.adminUrl, 'sluice_requests_total{domain="api",code="OVER_LIMIT"}');
+    expect(ok + over).toBe(30);
+    expect(await metric(sluice.adminUrl, "sluice_store_up")).toBe(1);
+  });
+
+  it("forwards SIGHUP to every worker, each reloading the policy", async () => {
+    const reloads = 'sluice_policy_reloads_total{result="success"}';
+    const before = await metric(sluice.adminUrl, reloads);
+    process.kill(sluice.pid, "SIGHUP");
+    await expect.poll(() => metric(sluice.adminUrl, reloads), { timeout: 10_000 }).toBe(before + 2);
+  });
+
+  it("stops every worker on SIGTERM and exits 0", async () => {
+    const workers = await childPids(sluice.pid);
+    expect(await sluice.stop(20_000)).toBe(0);
+    expect(workers.filter(alive)).toEqual([]);
+  });
+});
+
+describe("serve --workers on the memory store", () => {
+  it("refuses several workers, whose memory counters would each enforce every limit", async () => {
+    const result = await runSluice(["serve", "--policy", "deploy/policies", "--workers", "2"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "--workers (SLUICE_WORKERS): 2 workers need --redis-url or --redis-cluster",
+    );
+  });
+});
