@@ -40,6 +40,8 @@ export interface StoreFallbackEvent {
 export interface CallContext {
   /** When the caller stops waiting, in ms since the epoch; the store is not waited on past it. */
   readonly deadlineMs?: number | undefined;
+  /** Aborted when the caller cancels; a request queued for a concurrency lease stops waiting. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface RateLimiter {
@@ -74,7 +76,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         options.onFallback?.({ domain: call.domain, policy, error });
         return answerWithoutStore(policy, plan, error, { local: options.local, decideOptions });
       }
-      if (!result.admitted) options.overLimitCache?.cache.remember(plan, result, options.overLimitCache.clock());
+      if (!result.admitted)
+        options.overLimitCache?.cache.remember(plan, result, options.overLimitCache.clock());
       return decide(plan, result, decideOptions);
     },
   };

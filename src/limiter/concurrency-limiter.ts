@@ -1,0 +1,244 @@
+import type { Clock } from "../clock.ts";
+import type { ConcurrencyRule } from "../policy/concurrency-limit.ts";
+import type { PolicyTable } from "../policy/policy-types.ts";
+import { type ChargeResult, type CounterStore, StoreError } from "../store/counter-store.ts";
+import { leaseKey } from "../store/lease-store.ts";
+import { type DecideOptions, decide } from "./decide.ts";
+import { dryRunCharges, refusedRequestCharges } from "./dry-run-charges.ts";
+import { concurrencyRefusal, type LeaseResult, withLeaseStatuses } from "./lease-decision.ts";
+import { hasLeaseEntries, type LeaseDescriptor, splitLeaseDescriptors } from "./lease-descriptors.ts";
+import type { LeaseEvent } from "./lease-event.ts";
+import type { LeaseOutcome, LeaseQueue } from "./lease-queue.ts";
+import type { Decision, RateLimitCall } from "./limiter-types.ts";
+import { type ChargePlan, planCharges } from "./plan-charges.ts";
+import type { CallContext, RateLimiter } from "./rate-limiter.ts";
+import type { RequestLimits } from "./request-limits.ts";
+import { validateCall } from "./validate-call.ts";
+
+export interface ConcurrencyLimiterOptions {
+  /** The same policy, store and key function as the wrapped rate limiter's. */
+  readonly policy: () => PolicyTable;
+  readonly store: CounterStore;
+  readonly counterKey: (counterId: string) => string;
+  readonly decideOptions: DecideOptions;
+  readonly limits?: RequestLimits | undefined;
+  readonly leases: LeaseQueue;
+  /** Wall-clock ms, as the call's deadline is given. */
+  readonly clock: Clock;
+  readonly onLeaseEvent?: ((event: LeaseEvent) => void) | undefined;
+}
+
+/**
+ * Time kept between a queued request giving up and the caller's deadline, in ms: room for the
+ * refusal to be counted and to reach Envoy before Envoy stops waiting and lets the request through.
+ */
+export const DEADLINE_MARGIN_MS = 50;
+
+interface ResolvedLease {
+  readonly lease: LeaseDescriptor;
+  readonly rule: ConcurrencyRule | undefined;
+  readonly key: string | undefined;
+}
+
+interface TakenLease extends ResolvedLease {
+  readonly rule: ConcurrencyRule;
+  readonly key: string;
+  readonly held: number;
+}
+
+/**
+ * Adds concurrency limits to a rate limiter. Calls without lease entries go to `inner` untouched.
+ * A call with some is decided in this order, so that rate windows and leases compose:
+ *
+ * 1. Releases are applied (a stream-done call carries only those).
+ * 2. The rate windows are checked without counting (dry-run-charges.ts). Refused: the request is
+ *    counted as refused (count_rejected windows only) and takes no lease.
+ * 3. Each lease is taken, waiting in the queue up to its `queue_timeout` (cut short so the answer
+ *    beats the caller's deadline). Timed out: the leases already taken are given back, the request
+ *    is counted as refused and answered OVER_LIMIT for concurrency.
+ * 4. The rate windows are charged for real by `inner` (atomic check-and-count, failure policy,
+ *    over-limit cache). Should they refuse now (they filled while the request queued), the leases
+ *    are given back; the same happens when the caller went away meanwhile, since Envoy sends no
+ *    stream-done release for a call it cancelled.
+ */
+export function withConcurrencyLimits(inner: RateLimiter, options: ConcurrencyLimiterOptions): RateLimiter {
+  return {
+    shouldRateLimit(call, context = {}) {
+      if (!hasLeaseEntries(call)) return inner.shouldRateLimit(call, context);
+      return decideWithLeases(inner, options, call, context);
+    },
+  };
+}
+
+async function decideWithLeases(
+  inner: RateLimiter,
+  options: ConcurrencyLimiterOptions,
+  call: RateLimitCall,
+  context: CallContext,
+): Promise<Decision> {
+  const startedMs = options.clock();
+  validateCall(call, options.limits);
+  const split = splitLeaseDescriptors(call);
+  const table = options.policy();
+  const resolved = split.leases.map((lease) => resolve(call.domain, lease, table, options.counterKey));
+  const results: LeaseResult[] = [];
+  const emit = (event: LeaseEvent) => options.onLeaseEvent?.(event);
+
+  await Promise.all(
+    resolved
+      .filter((r) => r.lease.action === "release")
+      .map(async ({ lease, rule, key }) => {
+        if (rule === undefined || key === undefined) {
+          results.push({ index: lease.index, rule, state: "unlimited" });
+          return;
+        }
+        const out = await options.leases.release(key, lease.leaseId);
+        emit({ kind: "freed", ruleId: rule.ruleId, released: out.released ? 1 : 0, expired: out.expired });
+        results.push({ index: lease.index, rule, state: "released", held: out.held });
+      }),
+  );
+
+  const acquires: ResolvedLease[] = [];
+  for (const r of resolved) {
+    if (r.lease.action !== "acquire") continue;
+    if (r.rule === undefined) results.push({ index: r.lease.index, rule: undefined, state: "unlimited" });
+    else acquires.push(r);
+  }
+  const rateCall: RateLimitCall = { ...call, descriptors: split.rate.map((r) => r.descriptor) };
+  const rateDecision = (): Promise<Decision> =>
+    rateCall.descriptors.length === 0
+      ? Promise.resolve(decide({ descriptors: [], charges: [] }, undefined, options.decideOptions))
+      : inner.shouldRateLimit(rateCall, context);
+  const answer = (decision: Decision, leases: readonly LeaseResult[]) =>
+    withLeaseStatuses(call.descriptors.length, split, decision, [...results, ...leases]);
+  const notAsked = (leases: readonly ResolvedLease[]): LeaseResult[] =>
+    leases.map((r) => ({ index: r.lease.index, rule: r.rule, state: "not_asked" }));
+
+  if (acquires.length === 0) return answer(await rateDecision(), []);
+
+  const plan = planCharges(rateCall, table, options.counterKey);
+  if (plan.charges.length > 0) {
+    const check = await askStore(options.store, dryRunCharges(plan.charges));
+    if (check !== undefined && !check.admitted) {
+      return answer(await refusedDecision(options, plan, true), notAsked(acquires));
+    }
+  }
+
+  const taken: TakenLease[] = [];
+  const giveBack = () => Promise.all(taken.splice(0).map((t) => release(options, t, emit)));
+  for (const [n, r] of acquires.entries()) {
+    const rule = r.rule as ConcurrencyRule;
+    const key = r.key as string;
+    let outcome: LeaseOutcome;
+    try {
+      outcome = await options.leases.acquire(
+        { key, leaseId: r.lease.leaseId, max: rule.max, ttlMs: rule.leaseTtlMs },
+        { queueTimeoutMs: queueBudget(rule, startedMs, context, options.clock()), signal: context.signal },
+      );
+    } catch (error: unknown) {
+      await giveBack();
+      throw error;
+    }
+    report(outcome, rule, emit);
+    if (!outcome.granted) {
+      const given = notAsked(taken);
+      await giveBack();
+      const rate = await refusedDecision(options, plan, false);
+      const refused: LeaseResult = { index: r.lease.index, rule, state: "refused" };
+      const decision = answer(rate, [...given, refused, ...notAsked(acquires.slice(n + 1))]);
+      return concurrencyRefusal(decision, rule, options.decideOptions.headerStyle);
+    }
+    taken.push({ ...r, rule, key, held: outcome.held });
+  }
+
+  let decision: Decision;
+  try {
+    decision = await rateDecision();
+  } catch (error: unknown) {
+    await giveBack();
+    throw error;
+  }
+  if (decision.code !== "OK" || context.signal?.aborted) {
+    const given = notAsked(taken);
+    await giveBack();
+    return answer(decision, given);
+  }
+  return answer(
+    decision,
+    taken.map((t) => ({ index: t.lease.index, rule: t.rule, state: "taken", held: t.held })),
+  );
+}
+
+function resolve(
+  domain: string,
+  lease: LeaseDescriptor,
+  table: PolicyTable,
+  counterKey: (counterId: string) => string,
+): ResolvedLease {
+  const matched = table.hasDomain(domain) ? table.match(domain, lease.entries) : undefined;
+  const rule = matched?.concurrency;
+  // The lease set sits beside the node's rate counters: same identity, so the same tenant's
+  // acquire and release always meet, whichever instance each reaches.
+  const key =
+    matched !== undefined && rule !== undefined ? leaseKey(counterKey(matched.counterId)) : undefined;
+  return { lease, rule, key };
+}
+
+/** Queue time left for this lease: its own timeout from the call's start, ending before the deadline. */
+function queueBudget(rule: ConcurrencyRule, startedMs: number, context: CallContext, nowMs: number): number {
+  const own = startedMs + rule.queueTimeoutMs - nowMs;
+  const deadline = (context.deadlineMs ?? Number.POSITIVE_INFINITY) - DEADLINE_MARGIN_MS - nowMs;
+  return Math.max(0, Math.min(own, deadline));
+}
+
+/**
+ * The rate part of a refused request: count_rejected windows charged, the others checked, so the
+ * statuses and metrics still describe every window. With `strict` false (the refusal is for
+ * concurrency, decided already) a transient store failure only costs the figures.
+ */
+async function refusedDecision(
+  options: ConcurrencyLimiterOptions,
+  plan: ChargePlan,
+  strict: boolean,
+): Promise<Decision> {
+  if (plan.charges.length === 0) return decide(plan, undefined, options.decideOptions);
+  const charges = refusedRequestCharges(plan.charges);
+  const result = strict ? await options.store.charge(charges) : await askStore(options.store, charges);
+  return decide(plan, result && { ...result, admitted: false }, options.decideOptions);
+}
+
+/** A store call whose answer is advisory: a transient failure answers undefined instead of throwing. */
+async function askStore(
+  store: CounterStore,
+  charges: ChargePlan["charges"],
+): Promise<ChargeResult | undefined> {
+  try {
+    return await store.charge(charges);
+  } catch (error: unknown) {
+    if (error instanceof StoreError && error.transient) return undefined;
+    throw error;
+  }
+}
+
+async function release(options: ConcurrencyLimiterOptions, lease: TakenLease, emit: (e: LeaseEvent) => void) {
+  try {
+    const out = await options.leases.release(lease.key, lease.lease.leaseId);
+    emit({ kind: "freed", ruleId: lease.rule.ruleId, released: out.released ? 1 : 0, expired: out.expired });
+  } catch {
+    // The lease expires after its ttl; a failing store cannot be asked to do better.
+  }
+}
+
+function report(outcome: LeaseOutcome, rule: ConcurrencyRule, emit: (e: LeaseEvent) => void): void {
+  if (outcome.expired > 0)
+    emit({ kind: "freed", ruleId: rule.ruleId, released: 0, expired: outcome.expired });
+  const timing = { queued: outcome.queued, waitedMs: outcome.waitedMs };
+  if (outcome.granted) emit({ kind: "taken", ruleId: rule.ruleId, ...timing });
+  else
+    emit({
+      kind: "refused",
+      ruleId: rule.ruleId,
+      reason: outcome.reason === "cancelled" ? "cancelled" : "timeout",
+      ...timing,
+    });
+}

@@ -1,0 +1,24 @@
+/**
+ * What the concurrency limiter reports about leases, for metrics. Rule ids come from the policy
+ * (a concurrency limit's `name` or key path), never from request values.
+ */
+export type LeaseEvent =
+  /** This instance gave a request a lease; `queued` when it had to wait for it. */
+  | { readonly kind: "taken"; readonly ruleId: string; readonly queued: boolean; readonly waitedMs: number }
+  /**
+   * No lease: the set stayed full for the whole queue timeout (`timeout`; at once when the timeout
+   * is 0) or the caller gave up while queued (`cancelled`).
+   */
+  | {
+      readonly kind: "refused";
+      readonly ruleId: string;
+      readonly reason: "timeout" | "cancelled";
+      readonly queued: boolean;
+      readonly waitedMs: number;
+    }
+  /**
+   * Leases left a set through this instance: `released` by a release call (0 when the id was not
+   * held, as for a refused request), `expired` when a call found leases past their ttl and removed
+   * them (releases that never came).
+   */
+  | { readonly kind: "freed"; readonly ruleId: string; readonly released: number; readonly expired: number };
