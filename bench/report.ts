@@ -1,0 +1,55 @@
+import type { GhzResult } from "./ghz-run.ts";
+import type { MachineInfo } from "./machine-info.ts";
+
+/** One measured ghz run against one server, with what Sluice's /metrics said about it. */
+export interface Measurement {
+  readonly scenario: string;
+  /** `memory`, `redis`, `redis --workers 2`, ... */
+  readonly label: string;
+  readonly result: GhzResult;
+  /** Fraction of answers that were OVER_LIMIT, from sluice_requests_total; undefined for the baseline. */
+  readonly overLimit?: number | undefined;
+  /** Calls answered from the local over-limit cache during the run. */
+  readonly cacheHits?: number | undefined;
+  /** Server CPU time (all its processes) per call during the run, in microseconds. */
+  readonly cpuUsPerCall?: number | undefined;
+  /** `uptime` load averages just before and just after the run. */
+  readonly loadBefore: string;
+  readonly loadAfter: string;
+  readonly serverCommand: string;
+}
+
+const ms = (value: number) => (Number.isNaN(value) ? "–" : value.toFixed(2));
+
+/** A markdown table of one scenario's runs, each row's RPS also shown as a fraction of the baseline's. */
+export function scenarioTable(rows: readonly Measurement[]): string {
+  const baseline = rows.find((r) => r.label === "baseline")?.result.rps;
+  const lines = [
+    "| server | RPS | vs baseline | server CPU µs/call | p50 ms | p90 ms | p99 ms | p99.9 ms | calls | errors | over limit | cache hits | load before → after |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const row of rows) {
+    const { result } = row;
+    const ratio = baseline === undefined ? "–" : `${Math.round((result.rps / baseline) * 100)} %`;
+    const overLimit = row.overLimit === undefined ? "–" : `${(row.overLimit * 100).toFixed(1)} %`;
+    lines.push(
+      `| ${row.label} | ${Math.round(result.rps)} | ${ratio} | ${row.cpuUsPerCall === undefined ? "–" : Math.round(row.cpuUsPerCall)} | ${ms(result.latency.p50)} | ${ms(result.latency.p90)} | ` +
+        `${ms(result.latency.p99)} | ${ms(result.latency.p999)} | ${result.count} | ${result.errors} | ${overLimit} | ` +
+        `${row.cacheHits ?? "–"} | ${row.loadBefore} → ${row.loadAfter} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** How to reproduce every row: the server's command line and ghz's. */
+export function commandList(rows: readonly Measurement[]): string {
+  return rows
+    .map(
+      (row) => `- ${row.label}:\n  - server: \`${row.serverCommand}\`\n  - load: \`${row.result.command}\``,
+    )
+    .join("\n");
+}
+
+export function machineLine(machine: MachineInfo): string {
+  return `${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}`;
+}

@@ -1,0 +1,211 @@
+// `npm run bench`: ghz against the transport baseline and Sluice (memory, Redis, Redis Cluster),
+// one scenario at a time, each server started fresh on loopback ports and stopped by its PID.
+//
+//   node bench/run-bench.ts [--scenario NAME ...] [--duration 10s] [--warmup 3s] [--report FILE]
+//                           [--fixed-rate] [--workers-compare] [--no-pin] [--smoke]
+//                           [--data-dir DIR [--write-data]]
+//
+// --data-dir keeps the generated call data (one JSON array per scenario) where the printed ghz
+// commands can find it again; with --write-data it only writes the data and exits.
+//
+// On a machine with two or more cores the server runs on CPU 0 and ghz (and Redis) on CPU 1, so
+// client and server do not steal each other's core. See bench/RESULTS.md for figures.
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  type RedisClusterServers,
+  type RedisServer,
+  startRedis,
+  startRedisCluster,
+} from "../test/support/redis-server.ts";
+import {
+  flushRedis,
+  pinProcess,
+  type RunningTarget,
+  scrapeCounter,
+  startTarget,
+  type TargetOptions,
+} from "./bench-targets.ts";
+import { type GhzOptions, runGhz } from "./ghz-run.ts";
+import { loadAverages, machineInfo } from "./machine-info.ts";
+import { processTreeCpuMs } from "./process-cpu.ts";
+import { commandList, type Measurement, machineLine, scenarioTable } from "./report.ts";
+import { findScenario, SCENARIOS, type Scenario, type TargetName } from "./scenarios.ts";
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: "string", multiple: true },
+    duration: { type: "string", default: "10s" },
+    warmup: { type: "string", default: "3s" },
+    concurrency: { type: "string", default: "50" },
+    connections: { type: "string", default: "4" },
+    report: { type: "string" },
+    "fixed-rate": { type: "boolean", default: false },
+    "workers-compare": { type: "boolean", default: false },
+    "no-pin": { type: "boolean", default: false },
+    smoke: { type: "boolean", default: false },
+    "data-dir": { type: "string" },
+    "write-data": { type: "boolean", default: false },
+  },
+});
+
+const smoke = values.smoke;
+const pinned = !values["no-pin"] && !smoke && availableParallelism() >= 2;
+const serverCpu = pinned ? "0" : undefined;
+const clientCpu = pinned ? "1" : undefined;
+const scenarios: Scenario[] = smoke
+  ? [{ ...findScenario("hot-tenant"), targets: ["baseline", "memory"] }]
+  : (values.scenario ?? SCENARIOS.map((s) => s.name)).map(findScenario);
+
+const load = (dataFile: string, address: string): GhzOptions => ({
+  address,
+  dataFile,
+  concurrency: smoke ? 10 : Number(values.concurrency),
+  connections: smoke ? 1 : Number(values.connections),
+  cpus: pinned ? 1 : availableParallelism(),
+  pinTo: clientCpu,
+  ...(smoke ? { total: 300 } : { duration: values.duration }),
+});
+
+const work = values["data-dir"] ?? (await mkdtemp(join(tmpdir(), "sluice-bench-")));
+if (values["write-data"]) {
+  if (values["data-dir"] === undefined) throw new Error("--write-data needs --data-dir");
+  await mkdir(work, { recursive: true });
+  for (const scenario of SCENARIOS) {
+    await writeFile(join(work, `${scenario.name}.json`), JSON.stringify(scenario.requests()));
+  }
+  process.exit(0);
+}
+const needs = (t: TargetName) =>
+  scenarios.some((s) => s.targets.includes(t)) ||
+  (t === "redis" && (values["fixed-rate"] || values["workers-compare"]));
+let redis: RedisServer | undefined;
+let cluster: RedisClusterServers | undefined;
+const measurements: Measurement[] = [];
+const out = (text: string) => process.stdout.write(`${text}\n`);
+
+try {
+  if (needs("redis")) redis = await startRedis();
+  if (needs("redis-cluster")) cluster = await startRedisCluster();
+  for (const server of [redis, ...(cluster?.servers ?? [])]) {
+    if (server !== undefined && clientCpu !== undefined) await pinProcess(server.pid, clientCpu);
+  }
+  const base: TargetOptions = { pinTo: serverCpu, redis, cluster };
+
+  out(
+    `# Sluice benchmark, ${new Date().toISOString()}\n\n${machineLine(machineInfo())}; ${pinned ? "server on CPU 0, ghz and Redis on CPU 1" : "unpinned"}\n`,
+  );
+  for (const scenario of scenarios) {
+    const dataFile = join(work, `${scenario.name}.json`);
+    await writeFile(dataFile, JSON.stringify(scenario.requests()));
+    const rows: Measurement[] = [];
+    for (const target of scenario.targets) {
+      rows.push(await measure(scenario.name, target, target, base, dataFile));
+    }
+    const again = `npm run bench -- --scenario ${scenario.name}`;
+    out(
+      `## ${scenario.name}: ${scenario.description}\n\nReproduce: \`${again}\`\n\n${scenarioTable(rows)}\n\n${commandList(rows)}\n`,
+    );
+    measurements.push(...rows);
+  }
+
+  if (values["fixed-rate"]) {
+    const scenario = findScenario("many-tenants");
+    const dataFile = join(work, "fixed-rate.json");
+    await writeFile(dataFile, JSON.stringify(scenario.requests()));
+    const max =
+      measurements.find((m) => m.scenario === scenario.name && m.label === "redis")?.result.rps ??
+      (await measure(scenario.name, "redis", "redis", base, dataFile)).result.rps;
+    const rps = Math.round(max / 2);
+    const row = await measure(scenario.name, "redis", `redis at ${rps}/s`, base, dataFile, rps);
+    out(
+      `## fixed rate: many-tenants on Redis at half of ${Math.round(max)}/s\n\n${scenarioTable([row])}\n\n${commandList([row])}\n`,
+    );
+  }
+
+  if (values["workers-compare"]) {
+    const scenario = findScenario("many-tenants");
+    const dataFile = join(work, "workers.json");
+    await writeFile(dataFile, JSON.stringify(scenario.requests()));
+    const rows = [
+      await measure(scenario.name, "redis", "redis --workers 1 (CPU 0)", { ...base, workers: 1 }, dataFile),
+      await measure(
+        scenario.name,
+        "redis",
+        "redis --workers 2 (unpinned)",
+        { ...base, workers: 2, pinTo: undefined },
+        dataFile,
+      ),
+    ];
+    out(
+      `## workers: many-tenants on Redis, ghz on CPU 1\n\n${scenarioTable(rows)}\n\n${commandList(rows)}\n`,
+    );
+  }
+
+  if (values.report !== undefined) await writeFile(values.report, JSON.stringify(measurements, null, 2));
+} finally {
+  await redis?.stop();
+  await cluster?.stop();
+  if (values["data-dir"] === undefined) await rm(work, { recursive: true, force: true });
+}
+
+async function measure(
+  scenario: string,
+  target: TargetName,
+  label: string,
+  options: TargetOptions,
+  dataFile: string,
+  rps?: number,
+): Promise<Measurement> {
+  await flushRedis(options);
+  const server: RunningTarget = await startTarget(target, options);
+  try {
+    const ghz = load(dataFile, server.address);
+    // JIT warm-up and connection set-up are not what the figures are about.
+    if (!smoke) await runGhz({ ...ghz, duration: values.warmup });
+    const before = await decisions(server);
+    const loadBefore = loadAverages();
+    const cpuBefore = await processTreeCpuMs(server.pid);
+    const result = await runGhz(rps === undefined ? ghz : { ...ghz, rps });
+    const cpuAfter = await processTreeCpuMs(server.pid);
+    const loadAfter = loadAverages();
+    const after = await decisions(server);
+    const answered = after.ok + after.overLimit - before.ok - before.overLimit;
+    return {
+      scenario,
+      label,
+      result,
+      overLimit:
+        server.adminUrl === undefined || answered === 0
+          ? undefined
+          : (after.overLimit - before.overLimit) / answered,
+      cacheHits: server.adminUrl === undefined ? undefined : after.cacheHits - before.cacheHits,
+      cpuUsPerCall:
+        cpuBefore === undefined || cpuAfter === undefined
+          ? undefined
+          : ((cpuAfter - cpuBefore) * 1000) / result.count,
+      loadBefore,
+      loadAfter,
+      serverCommand: server.command,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function decisions(
+  server: RunningTarget,
+): Promise<{ ok: number; overLimit: number; cacheHits: number }> {
+  if (server.adminUrl === undefined) return { ok: 0, overLimit: 0, cacheHits: 0 };
+  const byCode = await scrapeCounter(server.adminUrl, "sluice_requests_total");
+  const hits = await scrapeCounter(server.adminUrl, "sluice_local_cache_hits_total");
+  let ok = 0;
+  let overLimit = 0;
+  for (const [labels, count] of byCode) {
+    if (labels.includes('code="OVER_LIMIT"')) overLimit += count;
+    else if (labels.includes('code="OK"')) ok += count;
+  }
+  return { ok, overLimit, cacheHits: [...hits.values()].reduce((a, b) => a + b, 0) };
+}
