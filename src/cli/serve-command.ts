@@ -58,7 +58,8 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   });
   const policy = livePolicy.policy;
   const backend = createCounterStore(storeSettings(settings), systemClock, {
-    commandTimeoutMs: settings.storeTimeoutMs,
+    // A backstop behind the guard's own timeout, so replies already read are never thrown away.
+    commandTimeoutMs: 2 * settings.storeTimeoutMs,
   });
   // Guard outermost: calls it sheds or answers by the failure policy never reach the instrumentation.
   const store = protectCounterStore(

@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type ChargeResult, type CounterStore, type DescriptorCharge, StoreError } from "./counter-store.ts";
 import { guardCounterStore, StoreGuardError } from "./guarded-counter-store.ts";
@@ -36,7 +39,8 @@ const down = () => new StoreError("redis: connection closed", { transient: true 
 
 describe("guardCounterStore", () => {
   beforeEach(() => {
-    vi.useFakeTimers({ now: 1_000_000 });
+    // setImmediate stays real: the guard defers its timeout to it, past the I/O phase.
+    vi.useFakeTimers({ now: 1_000_000, toFake: ["setTimeout", "clearTimeout", "Date"] });
   });
   afterEach(() => {
     vi.useRealTimers();
@@ -192,5 +196,38 @@ describe("guardCounterStore", () => {
       .catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(50);
     expect(await caught).toMatchObject({ reason: "timeout" });
+  });
+
+  it("takes a reply that arrived while the event loop was blocked past the timeout", async () => {
+    vi.useRealTimers();
+    // An echo server in another process stands in for Redis: it replies while this loop is blocked.
+    const echo = spawn(process.execPath, [
+      "-e",
+      "require('net').createServer((s) => s.pipe(s)).listen(0, '127.0.0.1', function () { console.log(this.address().port) })",
+    ]);
+    const [line] = (await once(echo.stdout, "data")) as [Buffer];
+    const socket = connect(Number(line.toString()), "127.0.0.1");
+    socket.on("error", () => {});
+    await once(socket, "connect");
+    const store: CounterStore = {
+      charge: () =>
+        new Promise((resolve) => {
+          socket.once("data", () => resolve(RESULT));
+          socket.write("charge");
+        }),
+      ping: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+    try {
+      const answer = guard(store, { timeoutMs: 20 }).charge([charge("a")]);
+      const blockedUntil = Date.now() + 100;
+      while (Date.now() < blockedUntil) {
+        // Busy: neither the timer nor the reply can run until this ends.
+      }
+      await expect(answer).resolves.toBe(RESULT);
+    } finally {
+      socket.destroy();
+      echo.kill();
+    }
   });
 });

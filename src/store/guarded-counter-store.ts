@@ -157,9 +157,15 @@ export function guardCounterStore(
   };
 }
 
+/**
+ * Rejects with a timeout unless `promise` settles within `ms`. The rejection waits for setImmediate,
+ * which runs after the event loop's I/O phase: when the loop was blocked past the deadline, a reply
+ * that arrived meanwhile is read first and wins, so a busy process does not mistake its own lag for a
+ * slow store. (The store's own command timeout is longer, a backstop, for the same reason.)
+ */
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StoreGuardError("timeout", message)), ms);
+    const timer = setTimeout(() => setImmediate(() => reject(new StoreGuardError("timeout", message))), ms);
     promise.then(
       (value) => {
         clearTimeout(timer);
