@@ -14,6 +14,7 @@ import { superviseWorkers } from "./cluster-primary.ts";
 import { joinPrimary } from "./cluster-worker.ts";
 import { fastPathOptions } from "./fast-path-options.ts";
 import { startLivePolicy } from "./live-policy.ts";
+import { memoryStoreOptions } from "./memory-store-options.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
 import { storeFallbackOptions } from "./store-fallback-options.ts";
 import { canAnswer, watchStoreHealth } from "./store-health.ts";
@@ -57,10 +58,14 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     logger,
   });
   const policy = livePolicy.policy;
-  const backend = createCounterStore(storeSettings(settings), systemClock, {
-    // A backstop behind the guard's own timeout, so replies already read are never thrown away.
-    commandTimeoutMs: 2 * settings.storeTimeoutMs,
-  });
+  const backend = createCounterStore(
+    { ...storeSettings(settings), memory: memoryStoreOptions(settings, metrics) },
+    systemClock,
+    {
+      // A backstop behind the guard's own timeout, so replies already read are never thrown away.
+      commandTimeoutMs: 2 * settings.storeTimeoutMs,
+    },
+  );
   // Guard outermost: calls it sheds or answers by the failure policy never reach the instrumentation.
   const store = protectCounterStore(
     backend,

@@ -4,6 +4,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { Settings } from "../settings/settings.ts";
 import { fallbackReason } from "../store/guarded-counter-store.ts";
 import { MemoryCounterStore } from "../store/memory-counter-store.ts";
+import { memoryStoreOptions } from "./memory-store-options.ts";
 
 export type StoreFallbackOptions = Required<
   Pick<RateLimiterOptions, "failurePolicy" | "local" | "onFallback">
@@ -15,13 +16,13 @@ export type StoreFallbackOptions = Required<
  * policy file may ask for it, and costing nothing until used), and a fallback counter in metrics.
  */
 export function storeFallbackOptions(
-  settings: Pick<Settings, "failurePolicy" | "expectedInstances">,
+  settings: Pick<Settings, "failurePolicy" | "expectedInstances" | "memoryMaxEntries">,
   metrics: Metrics,
 ): StoreFallbackOptions {
   return {
     failurePolicy: settings.failurePolicy,
     local: {
-      store: new MemoryCounterStore({ clock: systemClock }),
+      store: new MemoryCounterStore({ ...memoryStoreOptions(settings, metrics), clock: systemClock }),
       expectedInstances: settings.expectedInstances,
     },
     onFallback: ({ policy, error }) => metrics.recordStoreFallback(policy, fallbackReason(error)),

@@ -28,7 +28,7 @@ describe("parseSettings", () => {
         storeMaxInFlight: 1024,
         failurePolicy: "unavailable",
         expectedInstances: 1,
-        memoryMaxEntries: 1_000_000,
+        memoryMaxEntries: 250_000,
         localCacheSize: 10_000,
         workers: 1,
       },

@@ -6,6 +6,7 @@ import {
   type RequestLimits,
 } from "../limiter/request-limits.ts";
 import { FAILURE_POLICIES, type FailurePolicy, isFailurePolicy } from "../policy/failure-policy.ts";
+import { DEFAULT_MAX_COUNTERS } from "../store/memory-counter-store.ts";
 
 /** Everything `sluice serve` is configured with: parsed once at start, validated, frozen. */
 export interface Settings {
@@ -33,7 +34,7 @@ export interface Settings {
   readonly failurePolicy: FailurePolicy;
   /** Sluice instances sharing the limits; the `local` failure policy admits limit ÷ this each. */
   readonly expectedInstances: number;
-  /** Counter slots the memory store holds before it evicts the least recently charged. */
+  /** Counters a memory store holds before it evicts the least recently used (memory store, `local` policy). */
   readonly memoryMaxEntries: number;
   /** Calls the local over-limit cache holds (over-limit-cache.ts); 0 turns it off. */
   readonly localCacheSize: number;
@@ -153,7 +154,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   const storeTimeoutMs = limit("storeTimeout", 50);
   const storeMaxInFlight = limit("storeMaxInFlight", 1024);
   const expectedInstances = limit("expectedInstances", 1);
-  const memoryMaxEntries = limit("memoryMaxEntries", 1_000_000);
+  const memoryMaxEntries = limit("memoryMaxEntries", DEFAULT_MAX_COUNTERS);
   const localCacheSize = parseWholeNumber(
     "localCacheSize",
     raw("localCacheSize") ?? String(DEFAULT_LOCAL_CACHE_SIZE),

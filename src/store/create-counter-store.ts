@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.ts";
 import type { CounterStore } from "./counter-store.ts";
-import { MemoryCounterStore } from "./memory-counter-store.ts";
+import { MemoryCounterStore, type MemoryCounterStoreOptions } from "./memory-counter-store.ts";
 import type { RedisConnectionOptions } from "./redis-connection.ts";
 import { RedisCounterStore } from "./redis-counter-store.ts";
 
@@ -9,6 +9,8 @@ export interface CounterStoreSettings {
   readonly redisUrl?: string | undefined;
   /** Seed nodes of a Redis Cluster (`host:port` or URLs); wins over redisUrl when both are set. */
   readonly redisCluster?: readonly string[] | undefined;
+  /** The memory store's bound and eviction report, when no Redis is set. */
+  readonly memory?: Omit<MemoryCounterStoreOptions, "clock"> | undefined;
 }
 
 /**
@@ -27,5 +29,5 @@ export function createCounterStore(
   if (settings.redisUrl !== undefined && settings.redisUrl !== "") {
     return new RedisCounterStore({ url: settings.redisUrl, ...connection });
   }
-  return new MemoryCounterStore({ clock });
+  return new MemoryCounterStore({ ...settings.memory, clock });
 }

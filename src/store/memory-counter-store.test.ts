@@ -89,4 +89,59 @@ describe("MemoryCounterStore", () => {
     await s.close();
     expect(s.size).toBe(0);
   });
+  describe("with a counter bound", () => {
+    const keyed = (id: string): DescriptorCharge => ({ ...descriptor(100), counterKey: counterKey(id) });
+    const bounded = (maxCounters: number, evicted: number[]) => {
+      now = T0;
+      store = new MemoryCounterStore({
+        clock: () => now,
+        sweepIntervalMs: 60_000,
+        maxCounters,
+        onEvict: (count) => evicted.push(count),
+      });
+      return store;
+    };
+    const total = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
+
+    it("holds no more than the bound under a flood of distinct keys, counting evictions", async () => {
+      const evicted: number[] = [];
+      const s = bounded(100, evicted);
+      for (let i = 0; i < 1000; i++) await s.charge([keyed(`flood-${i}`)]);
+      expect(s.counterCount).toBe(100);
+      expect(total(evicted)).toBe(900);
+    });
+
+    it("evicts the least recently used counter, keeping the busy one's count", async () => {
+      const evicted: number[] = [];
+      const s = bounded(3, evicted);
+      await s.charge([keyed("busy")]);
+      await s.charge([keyed("idle-1")]);
+      await s.charge([keyed("busy")]);
+      await s.charge([keyed("idle-2")]);
+      // Full: "idle-1" was used least recently, so the new counter evicts it.
+      await s.charge([keyed("new")]);
+      expect(total(evicted)).toBe(1);
+      const busy = await s.charge([keyed("busy")]);
+      expect(busy.counts[0]?.[0]?.current).toBe(3);
+      const idle = await s.charge([keyed("idle-1")]);
+      expect(idle.counts[0]?.[0]?.current).toBe(1);
+      expect(s.counterCount).toBe(3);
+    });
+
+    it("does not count dropping an expired counter as an eviction", async () => {
+      const evicted: number[] = [];
+      const s = bounded(1, evicted);
+      await s.charge([keyed("old")]);
+      now = T0 + 3 * WINDOW_MS;
+      await s.charge([keyed("new")]);
+      expect(evicted).toEqual([]);
+      expect(s.counterCount).toBe(1);
+    });
+
+    it("bounds counters that were only checked (cost 0) too", async () => {
+      const s = bounded(10, []);
+      for (let i = 0; i < 50; i++) await s.charge([{ ...keyed(`check-${i}`), cost: 0 }]);
+      expect(s.counterCount).toBe(10);
+    });
+  });
 });

@@ -7,7 +7,18 @@ export interface MemoryCounterStoreOptions {
   readonly clock: Clock;
   /** How often expired slots are dropped, in milliseconds (reads ignore them before that). */
   readonly sweepIntervalMs?: number;
+  /**
+   * Counters held at most. A new counter beyond it evicts the least recently charged one, so a flood
+   * of distinct keys costs bounded memory; an evicted counter starts again from 0, erring towards
+   * admitting rather than growing without limit. Default DEFAULT_MAX_COUNTERS.
+   */
+  readonly maxCounters?: number;
+  /** Called with the number of evicted counters that still held live slots. */
+  readonly onEvict?: (count: number) => void;
 }
+
+/** A few hundred bytes each: about 100 MB, far more counters than one instance's traffic keeps live. */
+export const DEFAULT_MAX_COUNTERS = 250_000;
 
 /**
  * The two slots of one window of one counter that a decision can read: slot k (`current`) and
@@ -42,12 +53,16 @@ const DEFAULT_SWEEP_INTERVAL_MS = 10_000;
  */
 export class MemoryCounterStore implements CounterStore {
   readonly #clock: Clock;
-  /** counterKey → windowMs → the window's slots. */
+  /** counterKey → windowMs → the window's slots, least recently checked first (see #check). */
   readonly #counters = new Map<string, Map<number, WindowSlots>>();
+  readonly #maxCounters: number;
+  readonly #onEvict: ((count: number) => void) | undefined;
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryCounterStoreOptions) {
     this.#clock = options.clock;
+    this.#maxCounters = options.maxCounters ?? DEFAULT_MAX_COUNTERS;
+    this.#onEvict = options.onEvict;
     this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
     // The sweeper only frees memory; it must not keep the process alive on shutdown.
     this.#sweeper.unref();
@@ -92,6 +107,11 @@ export class MemoryCounterStore implements CounterStore {
     }
   }
 
+  /** Number of counters held, live or not yet swept (for tests of the bound). */
+  get counterCount(): number {
+    return this.#counters.size;
+  }
+
   /** Number of live slots held, as Redis would hold keys (for tests of expiry). */
   get size(): number {
     let slots = 0;
@@ -104,9 +124,14 @@ export class MemoryCounterStore implements CounterStore {
   #check(d: DescriptorCharge, windowMs: number, limit: number, nowMs: number): WindowCheck {
     let windows = this.#counters.get(d.counterKey);
     if (windows === undefined) {
+      this.#makeRoom(nowMs);
       windows = new Map();
-      this.#counters.set(d.counterKey, windows);
+    } else {
+      // Re-inserting moves the counter to the end of the Map's order, so the front is always the
+      // least recently used counter: the one #makeRoom evicts (two hash operations, no allocation).
+      this.#counters.delete(d.counterKey);
     }
+    this.#counters.set(d.counterKey, windows);
     let slots = windows.get(windowMs);
     if (slots === undefined) {
       slots = { k: 0, current: 0, currentExpiresAt: 0, previous: 0, previousExpiresAt: 0 };
@@ -116,6 +141,22 @@ export class MemoryCounterStore implements CounterStore {
     const { current, previous } = slots;
     const passed = windowPasses(estimate(current, previous, nowMs, windowMs), d.cost, limit);
     return { slots, ttlMs: slotTtlMs(windowMs), current, previous, passed };
+  }
+
+  /** Evicts least recently used counters until one more fits. */
+  #makeRoom(nowMs: number): void {
+    let live = 0;
+    for (const [key, windows] of this.#counters) {
+      if (this.#counters.size < this.#maxCounters) break;
+      this.#counters.delete(key);
+      for (const s of windows.values()) {
+        if (s.currentExpiresAt > nowMs || s.previousExpiresAt > nowMs) {
+          live++;
+          break;
+        }
+      }
+    }
+    if (live > 0) this.#onEvict?.(live);
   }
 }
 
