@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { fastPathOptions } from "../src/cli/fast-path-options.ts";
 import { systemClock } from "../src/clock.ts";
 import { toRateLimitCall, toRateLimitResponse } from "../src/edge/grpc/proto-mapping.ts";
-import { RateLimitRequest, RateLimitResponse } from "../src/generated/envoy/service/ratelimit/v3/rls.ts";
+import { serializeRateLimitResponse } from "../src/edge/grpc/response-serializer.ts";
+import { RateLimitRequest } from "../src/generated/envoy/service/ratelimit/v3/rls.ts";
 import { createRateLimiter } from "../src/limiter/rate-limiter.ts";
 import { createMetrics } from "../src/metrics/metrics.ts";
 import { loadPolicies } from "../src/policy/load-policies.ts";
@@ -52,7 +53,7 @@ async function run(calls: number): Promise<number> {
     const call = toRateLimitCall(request);
     const decision = await limiter.shouldRateLimit(call);
     metrics.recordDecision(call.domain, true, decision);
-    Buffer.from(RateLimitResponse.encode(toRateLimitResponse(decision)).finish());
+    serializeRateLimitResponse(toRateLimitResponse(decision));
     stop();
   }
   return Number(process.hrtime.bigint() - start) / calls / 1000;

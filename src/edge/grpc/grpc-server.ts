@@ -4,7 +4,6 @@ import {
   type RateLimitRequest,
   type RateLimitResponse,
   type RateLimitServiceServer,
-  RateLimitServiceService,
 } from "../../generated/envoy/service/ratelimit/v3/rls.ts";
 import type { Decision, RateLimitCall } from "../../limiter/limiter-types.ts";
 import type { CallContext } from "../../limiter/rate-limiter.ts";
@@ -15,6 +14,7 @@ import { callerGaveUp, deadlineMs, type WaitingCaller } from "./call-deadline.ts
 import { toGrpcErrorStatus } from "./error-status.ts";
 import { toRateLimitCall, toRateLimitResponse } from "./proto-mapping.ts";
 import { createReflectionService } from "./reflection-service.ts";
+import { RateLimitServiceDefinition } from "./response-serializer.ts";
 
 export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 
@@ -49,7 +49,8 @@ export async function startGrpcServer(
       void answer(call.request, callback, options, call);
     },
   };
-  server.addService(RateLimitServiceService, implementation);
+  // As generated, but replies are encoded through one reused writer (response-serializer.ts).
+  server.addService(RateLimitServiceDefinition, implementation);
 
   const health = new HealthImplementation({ "": "NOT_SERVING", [RATE_LIMIT_SERVICE]: "NOT_SERVING" });
   health.addToServer(server);
