@@ -12,6 +12,7 @@ import { createCounterStore } from "../store/create-counter-store.ts";
 import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
 import { superviseWorkers } from "./cluster-primary.ts";
 import { joinPrimary } from "./cluster-worker.ts";
+import { addConcurrencyLimits } from "./concurrency-limits.ts";
 import { fastPathOptions } from "./fast-path-options.ts";
 import { startLivePolicy } from "./live-policy.ts";
 import { memoryStoreOptions } from "./memory-store-options.ts";
@@ -87,10 +88,21 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     limits: settings.requestLimits,
     ...fallback,
   });
+  // Calls carrying lease entries also take concurrency leases, kept where the counters are.
+  const concurrency = addConcurrencyLimits(limiter, {
+    storeSettings: storeSettings(settings),
+    commandTimeoutMs: 2 * settings.storeTimeoutMs,
+    policy,
+    store,
+    decideOptions: { headerStyle: settings.headerStyle, upstreamHeaders: settings.upstreamHeaders },
+    limits: settings.requestLimits,
+    metrics,
+    logger,
+  });
 
   let accepting = true;
   const grpc = await startGrpcServer(settings.grpcAddr, {
-    limiter,
+    limiter: concurrency.limiter,
     policy,
     metrics,
     maxMessageBytes: settings.maxMessageBytes,
@@ -132,6 +144,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   accepting = false;
   grpc.setServing(false);
   await grpc.shutdown(settings.shutdownGraceMs);
+  await concurrency.close();
   health.stop();
   await store.close();
   await fallback.local.store.close();

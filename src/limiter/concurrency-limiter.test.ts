@@ -136,8 +136,8 @@ describe("concurrency limits composed with rate windows", () => {
     ]);
     expect((await limiter.shouldRateLimit(start("r2"))).code).toBe("OK");
     expect(events).toEqual([
-      { kind: "taken", ruleId: "pro_in_flight", queued: false, waitedMs: 0 },
-      { kind: "taken", ruleId: "pro_in_flight", queued: false, waitedMs: 0 },
+      { kind: "taken", domain: "api", ruleId: "pro_in_flight", queued: false, waitedMs: 0 },
+      { kind: "taken", domain: "api", ruleId: "pro_in_flight", queued: false, waitedMs: 0 },
     ]);
   });
 
@@ -163,6 +163,7 @@ describe("concurrency limits composed with rate windows", () => {
     });
     expect(events.at(-1)).toEqual({
       kind: "refused",
+      domain: "api",
       ruleId: "pro_in_flight",
       reason: "timeout",
       queued: true,
@@ -192,8 +193,20 @@ describe("concurrency limits composed with rate windows", () => {
     expect(release).toMatchObject({ code: "OK", statuses: [{ code: "OK", limitRemaining: 1 }] });
     await time.settle();
     expect(third.decision?.code).toBe("OK");
-    expect(events).toContainEqual({ kind: "freed", ruleId: "pro_in_flight", released: 1, expired: 0 });
-    expect(events.at(-1)).toEqual({ kind: "taken", ruleId: "pro_in_flight", queued: true, waitedMs: 120 });
+    expect(events).toContainEqual({
+      kind: "freed",
+      domain: "api",
+      ruleId: "pro_in_flight",
+      released: 1,
+      expired: 0,
+    });
+    expect(events.at(-1)).toEqual({
+      kind: "taken",
+      domain: "api",
+      ruleId: "pro_in_flight",
+      queued: true,
+      waitedMs: 120,
+    });
   });
 
   it("takes no lease for a request its rate window refuses, and answers it at once", async () => {
@@ -303,6 +316,12 @@ describe("concurrency limits composed with rate windows", () => {
     await time.advance(60_000);
     // A new minute: the rate window has room again, and both leases are past their 60 s.
     expect((await limiter.shouldRateLimit(start("r3"))).code).toBe("OK");
-    expect(events).toContainEqual({ kind: "freed", ruleId: "pro_in_flight", released: 0, expired: 2 });
+    expect(events).toContainEqual({
+      kind: "freed",
+      domain: "api",
+      ruleId: "pro_in_flight",
+      released: 0,
+      expired: 2,
+    });
   });
 });

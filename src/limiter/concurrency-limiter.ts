@@ -7,7 +7,7 @@ import { type DecideOptions, decide } from "./decide.ts";
 import { dryRunCharges, refusedRequestCharges } from "./dry-run-charges.ts";
 import { concurrencyRefusal, type LeaseResult, withLeaseStatuses } from "./lease-decision.ts";
 import { hasLeaseEntries, type LeaseDescriptor, splitLeaseDescriptors } from "./lease-descriptors.ts";
-import type { LeaseEvent } from "./lease-event.ts";
+import type { LeaseChange, LeaseEvent } from "./lease-event.ts";
 import type { LeaseOutcome, LeaseQueue } from "./lease-queue.ts";
 import type { Decision, RateLimitCall } from "./limiter-types.ts";
 import { type ChargePlan, planCharges } from "./plan-charges.ts";
@@ -82,7 +82,8 @@ async function decideWithLeases(
   const table = options.policy();
   const resolved = split.leases.map((lease) => resolve(call.domain, lease, table, options.counterKey));
   const results: LeaseResult[] = [];
-  const emit = (event: LeaseEvent) => options.onLeaseEvent?.(event);
+  const emit = (change: LeaseChange) =>
+    options.onLeaseEvent?.({ ...change, domain: call.domain } as LeaseEvent);
 
   await Promise.all(
     resolved
@@ -220,7 +221,11 @@ async function askStore(
   }
 }
 
-async function release(options: ConcurrencyLimiterOptions, lease: TakenLease, emit: (e: LeaseEvent) => void) {
+async function release(
+  options: ConcurrencyLimiterOptions,
+  lease: TakenLease,
+  emit: (change: LeaseChange) => void,
+) {
   try {
     const out = await options.leases.release(lease.key, lease.lease.leaseId);
     emit({ kind: "freed", ruleId: lease.rule.ruleId, released: out.released ? 1 : 0, expired: out.expired });
@@ -229,7 +234,7 @@ async function release(options: ConcurrencyLimiterOptions, lease: TakenLease, em
   }
 }
 
-function report(outcome: LeaseOutcome, rule: ConcurrencyRule, emit: (e: LeaseEvent) => void): void {
+function report(outcome: LeaseOutcome, rule: ConcurrencyRule, emit: (change: LeaseChange) => void): void {
   if (outcome.expired > 0)
     emit({ kind: "freed", ruleId: rule.ruleId, released: 0, expired: outcome.expired });
   const timing = { queued: outcome.queued, waitedMs: outcome.waitedMs };

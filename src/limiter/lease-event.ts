@@ -4,13 +4,20 @@
  */
 export type LeaseEvent =
   /** This instance gave a request a lease; `queued` when it had to wait for it. */
-  | { readonly kind: "taken"; readonly ruleId: string; readonly queued: boolean; readonly waitedMs: number }
+  | {
+      readonly kind: "taken";
+      readonly domain: string;
+      readonly ruleId: string;
+      readonly queued: boolean;
+      readonly waitedMs: number;
+    }
   /**
    * No lease: the set stayed full for the whole queue timeout (`timeout`; at once when the timeout
    * is 0) or the caller gave up while queued (`cancelled`).
    */
   | {
       readonly kind: "refused";
+      readonly domain: string;
       readonly ruleId: string;
       readonly reason: "timeout" | "cancelled";
       readonly queued: boolean;
@@ -21,4 +28,17 @@ export type LeaseEvent =
    * held, as for a refused request), `expired` when a call found leases past their ttl and removed
    * them (releases that never came).
    */
-  | { readonly kind: "freed"; readonly ruleId: string; readonly released: number; readonly expired: number };
+  | {
+      readonly kind: "freed";
+      readonly domain: string;
+      readonly ruleId: string;
+      readonly released: number;
+      readonly expired: number;
+    };
+
+/** A LeaseEvent before the call's domain is added to it. */
+export type LeaseChange = LeaseEvent extends infer E
+  ? E extends LeaseEvent
+    ? Omit<E, "domain">
+    : never
+  : never;

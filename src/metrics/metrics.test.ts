@@ -110,6 +110,31 @@ describe("createMetrics", () => {
     ]);
   });
 
+  it("counts concurrency leases held per rule, queue waits, queue timeouts and expired leases", async () => {
+    const metrics = createMetrics();
+    const rule = { domain: "api", ruleId: "pro_in_flight" };
+    metrics.recordLeaseEvent({ kind: "taken", ...rule, queued: false, waitedMs: 0 });
+    metrics.recordLeaseEvent({ kind: "taken", ...rule, queued: false, waitedMs: 0 });
+    metrics.recordLeaseEvent({ kind: "taken", ...rule, queued: true, waitedMs: 120 });
+    metrics.recordLeaseEvent({ kind: "refused", ...rule, reason: "timeout", queued: true, waitedMs: 500 });
+    metrics.recordLeaseEvent({ kind: "refused", ...rule, reason: "cancelled", queued: true, waitedMs: 30 });
+    metrics.recordLeaseEvent({ kind: "freed", ...rule, released: 1, expired: 0 });
+    metrics.recordLeaseEvent({ kind: "freed", ...rule, released: 0, expired: 1 });
+    metrics.recordLeaseEvent({ kind: "freed", ...rule, released: 0, expired: 0 });
+    const labels = { domain: "api", rule: "pro_in_flight" };
+    expect(await samples(metrics, "sluice_concurrency_leases")).toEqual([{ labels, value: 1 }]);
+    expect(await samples(metrics, "sluice_concurrency_queue_timeouts_total")).toEqual([{ labels, value: 1 }]);
+    expect(await samples(metrics, "sluice_concurrency_expired_leases_total")).toEqual([{ labels, value: 1 }]);
+    const counts = (await samples(metrics, "sluice_concurrency_queue_wait_seconds")).filter(
+      (s) => s.labels.le === "+Inf",
+    );
+    expect(counts.map((s) => [s.labels.outcome, s.value])).toEqual([
+      ["granted", 1],
+      ["timeout", 1],
+      ["cancelled", 1],
+    ]);
+  });
+
   it("exports no gauge named like a counter", async () => {
     const text = await createMetrics().registry.metrics();
     const misnamed = [...text.matchAll(/^# TYPE (\S+_total) (\w+)$/gm)].filter(

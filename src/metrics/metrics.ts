@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { LeaseEvent } from "../limiter/lease-event.ts";
 import type { Decision } from "../limiter/limiter-types.ts";
 
 /**
@@ -36,6 +37,8 @@ export interface Metrics {
   recordLocalCacheEviction(): void;
   /** Where the local over-limit cache's entry count is read at each scrape. */
   watchLocalCacheEntries(entries: () => number): void;
+  /** A concurrency lease taken, refused or freed (concurrency-limiter.ts). */
+  recordLeaseEvent(event: LeaseEvent): void;
 }
 
 export type ErrorKind = "invalid_argument" | "unavailable" | "internal";
@@ -56,6 +59,9 @@ export const DEFAULT_NEAR_LIMIT_RATIO = 0.8;
 // Sub-millisecond to 100 ms: Envoy's rate-limit filter gives up after 20 ms by default, so
 // everything that matters sits below that; a store round trip shares the same scale.
 const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+// A queued request waits from a millisecond up to its queue_timeout (at most 60 s).
+const QUEUE_WAIT_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 const MISNAMED_DEFAULT_METRICS = [
   "nodejs_active_handles_total",
@@ -198,6 +204,32 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
   });
 
+  const leasesHeld = new Gauge({
+    name: "sluice_concurrency_leases",
+    help: "Concurrency leases this instance took minus those it saw released or expire, by policy rule; summed over instances it is the number held.",
+    labelNames: ["domain", "rule"] as const,
+    registers,
+  });
+  const queueWait = new Histogram({
+    name: "sluice_concurrency_queue_wait_seconds",
+    help: "Time a request waited for a concurrency lease after finding its set full, by how the wait ended (granted, timeout, cancelled).",
+    labelNames: ["domain", "rule", "outcome"] as const,
+    buckets: QUEUE_WAIT_BUCKETS_SECONDS,
+    registers,
+  });
+  const queueTimeouts = new Counter({
+    name: "sluice_concurrency_queue_timeouts_total",
+    help: "Requests refused because no concurrency lease freed within the queue timeout (at once when it is 0).",
+    labelNames: ["domain", "rule"] as const,
+    registers,
+  });
+  const expiredLeases = new Counter({
+    name: "sluice_concurrency_expired_leases_total",
+    help: "Concurrency leases reclaimed after their lease_ttl because their release never came.",
+    labelNames: ["domain", "rule"] as const,
+    registers,
+  });
+
   // Known label sets start at 0, so rate() and alerts see a series before the first event.
   for (const result of ["success", "failure"]) reloads.inc({ result }, 0);
   for (const kind of ["transient", "permanent"]) storeErrors.inc({ kind }, 0);
@@ -265,6 +297,20 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     watchLocalCacheEntries(entries) {
       localCacheSize = entries;
+    },
+    recordLeaseEvent(event) {
+      const labels = { domain: event.domain, rule: event.ruleId };
+      if (event.kind === "taken") leasesHeld.inc(labels);
+      if (event.kind === "freed") {
+        if (event.released + event.expired > 0) leasesHeld.dec(labels, event.released + event.expired);
+        if (event.expired > 0) expiredLeases.inc(labels, event.expired);
+        return;
+      }
+      if (event.queued) {
+        const outcome = event.kind === "taken" ? "granted" : event.reason;
+        queueWait.observe({ ...labels, outcome }, event.waitedMs / 1000);
+      }
+      if (event.kind === "refused" && event.reason === "timeout") queueTimeouts.inc(labels);
     },
   };
 }

@@ -46,7 +46,11 @@ export async function startGrpcServer(
   );
   const implementation: RateLimitServiceServer = {
     shouldRateLimit: (call, callback) => {
-      void answer(call.request, callback, options, call);
+      // A call queued for a concurrency lease stops waiting once Envoy resets the stream (its
+      // client went away or its timeout fired); grpc-js says so with 'cancelled'.
+      const cancelled = new AbortController();
+      call.once("cancelled", () => cancelled.abort());
+      void answer(call.request, callback, options, call, cancelled.signal);
     },
   };
   // As generated, but replies are encoded through one reused writer (response-serializer.ts).
@@ -87,12 +91,13 @@ async function answer(
   callback: sendUnaryData<RateLimitResponse>,
   { limiter, policy, metrics }: GrpcServerOptions,
   caller: WaitingCaller,
+  signal: AbortSignal,
 ): Promise<void> {
   const stopTimer = metrics.startCallTimer();
   const deadline = deadlineMs(caller);
   try {
     const call = toRateLimitCall(request);
-    const decision = await limiter.shouldRateLimit(call, { deadlineMs: deadline });
+    const decision = await limiter.shouldRateLimit(call, { deadlineMs: deadline, signal });
     if (callerGaveUp(caller, deadline)) return metrics.recordAbandonedCall();
     metrics.recordDecision(call.domain, policy().hasDomain(call.domain), decision);
     callback(null, toRateLimitResponse(decision));

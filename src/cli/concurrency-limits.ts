@@ -1,0 +1,80 @@
+import { systemClock } from "../clock.ts";
+import { withConcurrencyLimits } from "../limiter/concurrency-limiter.ts";
+import type { DecideOptions } from "../limiter/decide.ts";
+import { createLeaseQueue } from "../limiter/lease-queue.ts";
+import type { RateLimiter } from "../limiter/rate-limiter.ts";
+import type { RequestLimits } from "../limiter/request-limits.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { PolicyTable } from "../policy/policy-types.ts";
+import { counterKey } from "../store/counter-key.ts";
+import type { CounterStore } from "../store/counter-store.ts";
+import type { CounterStoreSettings } from "../store/create-counter-store.ts";
+import { createLeaseStore } from "../store/create-lease-store.ts";
+import { systemTimers } from "../timers.ts";
+
+/**
+ * Longest a queued request goes without asking Redis again, in ms. Release notices arrive by
+ * pub/sub within a millisecond or two; this only bounds the wait when one is lost (a subscriber
+ * reconnecting), at the cost of one script call per queued lease set per interval.
+ */
+export const LEASE_RETRY_INTERVAL_MS = 100;
+
+export interface ConcurrencyLimitsOptions {
+  readonly storeSettings: CounterStoreSettings;
+  readonly commandTimeoutMs: number;
+  readonly policy: () => PolicyTable;
+  /** The counter store the rate limiter charges (guarded, instrumented). */
+  readonly store: CounterStore;
+  readonly decideOptions: DecideOptions;
+  readonly limits: RequestLimits;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+export interface ConcurrencyLimits {
+  readonly limiter: RateLimiter;
+  /** Settles queued requests and closes the lease store; after the gRPC server has drained. */
+  close(): Promise<void>;
+}
+
+/** Wraps the rate limiter with concurrency leases kept where the counters are (concurrency-limiter.ts). */
+export function addConcurrencyLimits(
+  inner: RateLimiter,
+  options: ConcurrencyLimitsOptions,
+): ConcurrencyLimits {
+  const { metrics, logger } = options;
+  let failing = false;
+  const leaseStore = createLeaseStore(options.storeSettings, systemClock, {
+    commandTimeoutMs: options.commandTimeoutMs,
+    // Connection trouble is reported by the counter store already; one line per episode here.
+    onStateChange(up) {
+      if (!up && !failing) logger.warn("lease store connection lost");
+      else if (up && failing) logger.info("lease store connection back");
+      failing = !up;
+    },
+  });
+  const leases = createLeaseQueue({
+    store: leaseStore,
+    clock: systemClock,
+    timers: systemTimers,
+    retryIntervalMs: LEASE_RETRY_INTERVAL_MS,
+  });
+  const limiter = withConcurrencyLimits(inner, {
+    policy: options.policy,
+    store: options.store,
+    counterKey,
+    decideOptions: options.decideOptions,
+    limits: options.limits,
+    leases,
+    clock: systemClock,
+    onLeaseEvent: (event) => metrics.recordLeaseEvent(event),
+  });
+  return {
+    limiter,
+    async close() {
+      leases.close();
+      await leaseStore.close();
+    },
+  };
+}
