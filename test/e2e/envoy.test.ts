@@ -17,7 +17,7 @@ const FREE = { key: "demo-acme-1", otherKey: "demo-acme-2" };
 
 describe("Envoy in front of Sluice", () => {
   let stack: EnvoyStack;
-  // The file's 250ms RPC timeout is the production choice; on a 2-core box running several suites a
+  // The file's 750ms RPC timeout is the production choice; on a 2-core box running several suites a
   // Node process can stall longer than that, and a timed-out call fails open, so the tests allow more.
   beforeAll(async () => {
     stack = await startEnvoyStack({ rlsTimeout: "2s" });

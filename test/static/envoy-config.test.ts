@@ -1,5 +1,7 @@
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { loadPolicies } from "../../src/policy/load-policies.ts";
 import {
   type EnvoyConfigValues,
   renderEnvoyConfig,
@@ -23,7 +25,7 @@ interface RateLimitAction {
 }
 interface Route {
   match: { path: string };
-  route: { cluster: string; rate_limits: { actions: RateLimitAction[] }[] };
+  route: { cluster: string; rate_limits: { actions: RateLimitAction[]; apply_on_stream_done?: boolean }[] };
 }
 interface HttpFilter {
   name: string;
@@ -48,18 +50,23 @@ function rateLimitFilter(config: string): Record<string, unknown> {
   return filter.typed_config;
 }
 
-/** Each rate_limits entry of a route as the descriptor it makes, e.g. `tenant,plan,route=leads`. */
+/**
+ * Each rate_limits entry of a route as the descriptor it makes, e.g. `tenant,plan,route=leads`;
+ * an entry sent when the stream ends (apply_on_stream_done) is prefixed `done:`.
+ */
 function descriptorsOf(route: Route): string[] {
-  return route.route.rate_limits.map((limit) =>
-    limit.actions
-      .map((action) => {
-        if (action.generic_key)
-          return `${action.generic_key.descriptor_key}=${action.generic_key.descriptor_value}`;
-        if (action.request_headers) return action.request_headers.descriptor_key;
-        if (action.remote_address) return "remote_address";
-        return JSON.stringify(action);
-      })
-      .join(","),
+  return route.route.rate_limits.map(
+    (limit) =>
+      (limit.apply_on_stream_done ? "done:" : "") +
+      limit.actions
+        .map((action) => {
+          if (action.generic_key)
+            return `${action.generic_key.descriptor_key}=${action.generic_key.descriptor_value}`;
+          if (action.request_headers) return action.request_headers.descriptor_key;
+          if (action.remote_address) return "remote_address";
+          return JSON.stringify(action);
+        })
+        .join(","),
   );
 }
 
@@ -100,15 +107,19 @@ describe("envoy/envoy.yaml", () => {
     expect(() => renderTemplate({ LISTENER_HOST: "127.0.0.1" })).toThrow(/SLUICE_HOST is not set/);
   });
 
-  it("asks Sluice for domain api over gRPC with a sub-second timeout, failing open, adding no headers itself", () => {
+  it("asks Sluice for domain api over gRPC with a sub-second timeout that covers the lease queue, failing open, adding no headers itself", async () => {
     const config = renderEnvoyConfig(loopback);
     const filter = rateLimitFilter(config);
     expect(filter.domain).toBe("api");
     expect(filter.failure_mode_deny).toBe(false);
     expect(filter).not.toHaveProperty("enable_x_ratelimit_headers");
     const timeoutSeconds = Number(String(filter.timeout).replace(/s$/, ""));
-    expect(timeoutSeconds).toBeGreaterThanOrEqual(0.1);
-    expect(timeoutSeconds).toBeLessThanOrEqual(0.5);
+    // A request queued for a concurrency lease is answered after at most its queue_timeout; Envoy
+    // must still be waiting then, with room to spare, or it lets the request through unlimited.
+    const queueSeconds = await longestQueueTimeoutSeconds();
+    expect(queueSeconds).toBe(0.5);
+    expect(timeoutSeconds).toBeGreaterThanOrEqual(queueSeconds + 0.2);
+    expect(timeoutSeconds).toBeLessThan(1);
     expect(filter.rate_limit_service).toEqual({
       transport_api_version: "V3",
       grpc_service: { envoy_grpc: { cluster_name: "sluice" } },
@@ -140,7 +151,13 @@ describe("envoy/envoy.yaml", () => {
     const routes =
       httpConnectionManager(renderEnvoyConfig(loopback)).route_config.virtual_hosts[0]?.routes ?? [];
     const byPath = Object.fromEntries(routes.map((route) => [route.match.path, descriptorsOf(route)]));
-    const tenantRoute = (route: string) => ["tenant,plan", `tenant,plan,route=${route}`, "api_key"];
+    const tenantRoute = (route: string) => [
+      "tenant,plan",
+      `tenant,plan,route=${route}`,
+      "api_key",
+      "tenant,plan,lease_acquire",
+      "done:tenant,plan,lease_release",
+    ];
     expect(byPath).toEqual({
       "/api/health": ["route=health,remote_address"],
       "/v1/leads/bulk": tenantRoute("bulk"),
@@ -149,3 +166,16 @@ describe("envoy/envoy.yaml", () => {
     });
   });
 });
+
+/** The longest queue_timeout in the sample policy, in seconds. */
+async function longestQueueTimeoutSeconds(): Promise<number> {
+  const loaded = await loadPolicies([fileURLToPath(new URL("../../deploy/policies", import.meta.url))]);
+  if (!loaded.ok) throw new Error("the sample policy does not load");
+  const tenant = [{ key: "tenant", value: "any" }];
+  const plans = ["free", "starter", "pro", "enterprise"];
+  const timeouts = plans.map(
+    (plan) =>
+      loaded.table.match("api", [...tenant, { key: "plan", value: plan }])?.concurrency?.queueTimeoutMs ?? 0,
+  );
+  return Math.max(...timeouts) / 1000;
+}
