@@ -26,6 +26,11 @@ export function createUpstreamServer(): Server {
   return createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://upstream");
     if (url.pathname === "/_stats") {
+      // POST starts a new measurement: the peak from now on, counted from what is in flight now.
+      if (request.method === "POST") {
+        stats.peakInFlight = stats.inFlight;
+        stats.served = 0;
+      }
       sendJson(response, 200, stats);
       return;
     }

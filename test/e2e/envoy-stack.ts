@@ -14,6 +14,8 @@ const LOOPBACK = "127.0.0.1";
 const START_ATTEMPTS = 3;
 
 export interface EnvoyStackOptions {
+  /** Policy files or directories for Sluice (default: deploy/policies). */
+  readonly policyPaths?: readonly string[];
   /** Rate-limit RPC timeout for Envoy (default: envoy/envoy.yaml's own). */
   readonly rlsTimeout?: string;
   readonly failureModeDeny?: boolean;
@@ -34,11 +36,33 @@ export interface EnvoyStack {
   stopSluice(): Promise<void>;
   /** Starts Sluice again on the same ports and Redis. */
   startSluice(): Promise<void>;
-  /** Another Envoy on the same Sluice and upstream, e.g. the failure_mode_deny variant. */
-  startAnotherEnvoy(options: { failureModeDeny?: boolean }): Promise<RunningEnvoy>;
+  /** Another Envoy on the same upstream, e.g. the failure_mode_deny variant; on another Sluice if given. */
+  startAnotherEnvoy(options: { failureModeDeny?: boolean; sluice?: HostPort }): Promise<RunningEnvoy>;
+  /**
+   * Another Sluice on the stack's Redis (so sharing its counters and leases), on free ports, with
+   * the stack's policy unless given another.
+   */
+  startAnotherSluice(options?: { policyPaths?: readonly string[] }): Promise<AnotherSluice>;
+  /** The upstream's in-flight figures; `reset` starts a new peak measurement from now. */
+  upstreamStats(options?: { reset?: boolean }): Promise<UpstreamStats>;
   /** Forgets every counter (FLUSHALL on the stack's own Redis), so a test starts from full quotas. */
   resetCounters(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface AnotherSluice {
+  readonly grpc: HostPort;
+  readonly adminUrl: string;
+  /** Stops it (SIGTERM); Envoys pointing at it then fail open until it is started again. */
+  stop(): Promise<void>;
+  /** Starts it again on the same ports. */
+  start(): Promise<void>;
+}
+
+export interface UpstreamStats {
+  readonly inFlight: number;
+  readonly peakInFlight: number;
+  readonly served: number;
 }
 
 export async function startEnvoyStack(options: EnvoyStackOptions = {}): Promise<EnvoyStack> {
@@ -62,7 +86,8 @@ export async function startEnvoyStack(options: EnvoyStackOptions = {}): Promise<
     const upstreamUrl = upstream.readyMatch?.[1] ?? "";
     const upstreamAddress = { host: LOOPBACK, port: Number(upstream.readyMatch?.[2]) };
 
-    let sluiceProcess = await startSluiceOnFreePorts(redis.url, options.echo);
+    const policyPaths = options.policyPaths ?? ["deploy/policies"];
+    let sluiceProcess = await startSluiceOnFreePorts(redis.url, policyPaths, options.echo);
     const { grpc: sluice, adminPort } = sluiceProcess;
     stops.push(() => sluiceProcess.process.stop());
 
@@ -91,13 +116,35 @@ export async function startEnvoyStack(options: EnvoyStackOptions = {}): Promise<
       startSluice: async () => {
         sluiceProcess = {
           ...sluiceProcess,
-          process: await startSluice(sluice.port, adminPort, redis.url, options.echo),
+          process: await startSluice(sluice.port, adminPort, redis.url, policyPaths, options.echo),
         };
       },
-      startAnotherEnvoy: async ({ failureModeDeny }) => {
-        const another = await startEnvoy({ ...envoyOptions, failureModeDeny });
+      startAnotherEnvoy: async ({ failureModeDeny, sluice: target }) => {
+        const another = await startEnvoy({ ...envoyOptions, failureModeDeny, sluice: target ?? sluice });
         stops.push(() => another.stop());
         return another;
+      },
+      startAnotherSluice: async ({ policyPaths: ownPolicy = policyPaths } = {}) => {
+        let started = await startSluiceOnFreePorts(redis.url, ownPolicy, options.echo);
+        stops.push(() => started.process.stop());
+        return {
+          grpc: started.grpc,
+          adminUrl: `http://${LOOPBACK}:${started.adminPort}`,
+          stop: async () => {
+            await started.process.stop();
+          },
+          start: async () => {
+            const { port } = started.grpc;
+            started = {
+              ...started,
+              process: await startSluice(port, started.adminPort, redis.url, ownPolicy, options.echo),
+            };
+          },
+        };
+      },
+      upstreamStats: async ({ reset = false } = {}) => {
+        const response = await fetch(`${upstreamUrl}/_stats`, { method: reset ? "POST" : "GET" });
+        return (await response.json()) as UpstreamStats;
       },
       resetCounters: async () => {
         await promisify(execFile)("redis-cli", ["-h", LOOPBACK, "-p", String(redis.port), "FLUSHALL"]);
@@ -117,12 +164,16 @@ interface SluiceProcess {
 }
 
 /** Free ports are only free until someone binds them: retry a start that lost that race. */
-async function startSluiceOnFreePorts(redisUrl: string, echo?: boolean): Promise<SluiceProcess> {
+async function startSluiceOnFreePorts(
+  redisUrl: string,
+  policyPaths: readonly string[],
+  echo?: boolean,
+): Promise<SluiceProcess> {
   for (let attempt = 1; ; attempt++) {
     const grpcPort = await freePort();
     const adminPort = await freePort();
     try {
-      const started = await startSluice(grpcPort, adminPort, redisUrl, echo);
+      const started = await startSluice(grpcPort, adminPort, redisUrl, policyPaths, echo);
       return { process: started, grpc: { host: LOOPBACK, port: grpcPort }, adminPort };
     } catch (error) {
       const lostRace = error instanceof Error && /EADDRINUSE|address already in use/i.test(error.message);
@@ -131,18 +182,19 @@ async function startSluiceOnFreePorts(redisUrl: string, echo?: boolean): Promise
   }
 }
 
-/** `node bin/sluice.js serve` on the sample policy, ready once its admin /readyz answers 200. */
+/** `node bin/sluice.js serve` on the given policy, ready once its admin /readyz answers 200. */
 function startSluice(
   grpcPort: number,
   adminPort: number,
   redisUrl: string,
+  policyPaths: readonly string[],
   echo?: boolean,
 ): Promise<RunningProcess> {
   return startProcess({
     name: "sluice",
     command: process.execPath,
     args: [
-      ...["bin/sluice.js", "serve", "--policy", "deploy/policies"],
+      ...["bin/sluice.js", "serve", ...policyPaths.flatMap((path) => ["--policy", path])],
       ...["--grpc-addr", `${LOOPBACK}:${grpcPort}`, "--admin-addr", `${LOOPBACK}:${adminPort}`],
       ...["--redis-url", redisUrl],
     ],
