@@ -11,6 +11,7 @@ import { counterKey } from "../store/counter-key.ts";
 import type { CounterStore } from "../store/counter-store.ts";
 import type { CounterStoreSettings } from "../store/create-counter-store.ts";
 import { createLeaseStore } from "../store/create-lease-store.ts";
+import { lazyLeaseStore } from "../store/lazy-lease-store.ts";
 import { systemTimers } from "../timers.ts";
 
 /**
@@ -45,15 +46,18 @@ export function addConcurrencyLimits(
 ): ConcurrencyLimits {
   const { metrics, logger } = options;
   let failing = false;
-  const leaseStore = createLeaseStore(options.storeSettings, systemClock, {
-    commandTimeoutMs: options.commandTimeoutMs,
-    // Connection trouble is reported by the counter store already; one line per episode here.
-    onStateChange(up) {
-      if (!up && !failing) logger.warn("lease store connection lost");
-      else if (up && failing) logger.info("lease store connection back");
-      failing = !up;
-    },
-  });
+  // Connected on the first call that carries a lease entry, not at start.
+  const leaseStore = lazyLeaseStore(() =>
+    createLeaseStore(options.storeSettings, systemClock, {
+      commandTimeoutMs: options.commandTimeoutMs,
+      // Connection trouble is reported by the counter store already; one line per episode here.
+      onStateChange(up) {
+        if (!up && !failing) logger.warn("lease store connection lost");
+        else if (up && failing) logger.info("lease store connection back");
+        failing = !up;
+      },
+    }),
+  );
   const leases = createLeaseQueue({
     store: leaseStore,
     clock: systemClock,

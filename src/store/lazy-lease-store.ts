@@ -1,0 +1,31 @@
+import type { LeaseStore } from "./lease-store.ts";
+
+/**
+ * A LeaseStore created on first use. Most calls carry no lease entry, and a policy may set no
+ * concurrency limit at all: Sluice then opens no lease connections (two per instance on Redis,
+ * one of them a pub/sub subscriber). Release listeners are kept and attached once the store
+ * exists; a notice published before its subscriber is up is missed, which waiters' own retries
+ * cover (lease-queue.ts).
+ */
+export function lazyLeaseStore(create: () => LeaseStore): LeaseStore {
+  let store: LeaseStore | undefined;
+  const listeners = new Set<(key: string) => void>();
+  const open = (): LeaseStore => {
+    if (store === undefined) {
+      store = create();
+      store.onRelease((key) => {
+        for (const listener of listeners) listener(key);
+      });
+    }
+    return store;
+  };
+  return {
+    acquire: (request) => open().acquire(request),
+    release: (key, leaseId) => open().release(key, leaseId),
+    onRelease(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => store?.close() ?? Promise.resolve(),
+  };
+}
