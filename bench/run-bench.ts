@@ -70,9 +70,9 @@ const load = (dataFile: string, address: string): GhzOptions => ({
 });
 
 const work = values["data-dir"] ?? (await mkdtemp(join(tmpdir(), "sluice-bench-")));
+await mkdir(work, { recursive: true });
 if (values["write-data"]) {
   if (values["data-dir"] === undefined) throw new Error("--write-data needs --data-dir");
-  await mkdir(work, { recursive: true });
   for (const scenario of SCENARIOS) {
     await writeFile(join(work, `${scenario.name}.json`), JSON.stringify(scenario.requests()));
   }
