@@ -40,6 +40,7 @@ describe("deploy/prometheus", () => {
     expect(config.rule_files).toEqual(["alerts.yml"]);
     expect(config.scrape_configs.map((job) => [job.job_name, job.metrics_path ?? "/metrics"])).toEqual([
       ["sluice", "/metrics"],
+      ["envoy", "/stats/prometheus"],
     ]);
   });
 
