@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +36,39 @@ describe("loadPolicies: hostile files", () => {
     expect(messages(await loadPolicies([file]))).toEqual([
       `${file}: ${"descriptors[0].".repeat(32)}descriptors: descriptors nested deeper than 32 levels`,
     ]);
+  });
+
+  it("refuses block collections nested deeper than any policy needs, before parsing them", async () => {
+    // `- - - - … key: x` nests 100,000 block sequences in 200 KB: linear in size, unlike indentation.
+    const compact = join(dir, "compact-nesting.yaml");
+    await writeFile(compact, `domain: x\ndescriptors:\n${"- ".repeat(100_000)}key: x\n`);
+    const indented = join(dir, "indented-nesting.yaml");
+    const lines = Array.from({ length: 600 }, (_, i) => `${" ".repeat(i + 4)}m${i}:`);
+    await writeFile(indented, `domain: x\ndescriptors:\n  - key: k\n    metadata:\n${lines.join("\n")} 1\n`);
+    expect(messages(await loadPolicies([compact, indented]))).toEqual([
+      `${compact}: line 3: YAML nested deeper than 512 columns of indentation`,
+      `${indented}: line 514: YAML nested deeper than 512 columns of indentation`,
+    ]);
+  });
+
+  it("refuses a FIFO named as a policy file instead of waiting for a writer", async () => {
+    const fifo = join(dir, "fifo.yaml");
+    execFileSync("mkfifo", [fifo]);
+    expect(messages(await loadPolicies([fifo]))).toEqual([`${fifo}: (root): not a regular file`]);
+  });
+
+  it("never executes or includes anything a YAML tag names: tagged values are plain text", async () => {
+    const file = join(dir, "tags.yaml");
+    await writeFile(
+      file,
+      'domain: !!js/function "function () { process.exit(9) }"\ndescriptors:\n  - key: !include /etc/passwd\n',
+    );
+    const result = await loadPolicies([file]);
+    expect(result.ok && [...result.table.domains.keys()]).toEqual(["function () { process.exit(9) }"]);
+    expect(
+      result.ok &&
+        result.table.match("function () { process.exit(9) }", [{ key: "/etc/passwd", value: "v" }]),
+    ).toBeDefined();
   });
 
   it("refuses a file over 1 MiB without parsing it", async () => {

@@ -1,10 +1,14 @@
 import { type Document, isScalar, LineCounter, parseAllDocuments } from "yaml";
+import { deepestIndent } from "./deepest-indent.ts";
 import { flowNestingDepth } from "./flow-nesting-depth.ts";
 import { ROOT_PATH } from "./key-path.ts";
 import type { PolicyError } from "./policy-types.ts";
 
 /** Flow collections (`[`, `{`) nested deeper than this are refused before parsing. */
 export const MAX_FLOW_DEPTH = 128;
+
+/** Lines indented past this many columns (block nesting) are refused before parsing. */
+export const MAX_INDENT_COLUMNS = 512;
 
 /**
  * Most alias expansions a file may cause (the yaml package's own measure: uses of an anchor times
@@ -32,6 +36,13 @@ export function parsePolicyYaml(file: string, text: string): PolicyYamlResult {
   });
   if (flowNestingDepth(text, MAX_FLOW_DEPTH) > MAX_FLOW_DEPTH) {
     return fail(ROOT_PATH, `YAML collections nested deeper than ${MAX_FLOW_DEPTH} levels`);
+  }
+  const deepest = deepestIndent(text, MAX_INDENT_COLUMNS);
+  if (deepest !== undefined) {
+    return fail(
+      `line ${deepest.line}`,
+      `YAML nested deeper than ${MAX_INDENT_COLUMNS} columns of indentation`,
+    );
   }
   const lineCounter = new LineCounter();
   const parsed = parseAllDocuments(text, {

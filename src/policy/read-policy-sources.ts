@@ -1,4 +1,4 @@
-import { open, readdir, stat } from "node:fs/promises";
+import { constants, open, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ROOT_PATH } from "./key-path.ts";
 import type { PolicySource } from "./policy-spec.ts";
@@ -60,7 +60,9 @@ async function readPolicyFile(file: string): Promise<string | PolicyError> {
   const fail = (message: string): PolicyError => ({ file, path: ROOT_PATH, message });
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    handle = await open(file, "r");
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever; for a
+    // regular file it changes nothing. The type check below then refuses the FIFO.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
     const info = await handle.stat();
     if (!info.isFile()) return fail("not a regular file");
     if (info.size > MAX_POLICY_FILE_BYTES) {
