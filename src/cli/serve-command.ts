@@ -17,6 +17,7 @@ import { fastPathOptions } from "./fast-path-options.ts";
 import { startLivePolicy } from "./live-policy.ts";
 import { memoryStoreOptions } from "./memory-store-options.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
+import { startTls } from "./start-tls.ts";
 import { storeFallbackOptions } from "./store-fallback-options.ts";
 import { canAnswer, watchStoreHealth } from "./store-health.ts";
 import { createStoreObserver } from "./store-observer.ts";
@@ -40,8 +41,15 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     logger.error({ errors: loaded.errors.length }, "policy failed to load; not starting");
     return 1;
   }
+  const tls = settings.tls && startTls(settings.tls, logger);
+  if (tls?.ok === false) {
+    process.stderr.write(`sluice serve: ${tls.error}\n`);
+    logger.error({ err: tls.error }, "TLS certificates unusable; not starting");
+    return 1;
+  }
   // --workers N: this process supervises N copies of itself on one port (cluster-primary.ts).
   if (settings.workers > 1 && cluster.isPrimary) {
+    tls?.close();
     const store = settings.redisCluster ? "redis-cluster" : "redis";
     return superviseWorkers({
       settings,
@@ -106,6 +114,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     policy,
     metrics,
     maxMessageBytes: settings.maxMessageBytes,
+    credentials: tls?.credentials,
   });
   const admin = worker
     ? worker.admin()
@@ -141,6 +150,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   });
   logger.info({ signal }, "shutting down");
   livePolicy.close();
+  tls?.close();
   accepting = false;
   grpc.setServing(false);
   await grpc.shutdown(settings.shutdownGraceMs);

@@ -105,6 +105,21 @@ describe("parseSettings", () => {
     });
   });
 
+  it("reads TLS files, mutual when a client CA is given", () => {
+    const result = parseSettings(
+      ["--policy", "p", "--tls-cert", "s.crt", "--tls-key", "s.key", "--tls-reload-interval-ms", "250"],
+      { SLUICE_TLS_CLIENT_CA: "ca.crt" },
+    );
+    expect(result.ok && result.settings.tls).toEqual({
+      certFile: "s.crt",
+      keyFile: "s.key",
+      clientCaFile: "ca.crt",
+      reloadIntervalMs: 250,
+    });
+    const plain = parseSettings(["--policy", "p"], {});
+    expect(plain.ok && plain.settings.tls).toBeUndefined();
+  });
+
   it("lets flags win over the environment and repeats --policy", () => {
     const result = parseSettings(
       ["--policy", "a.yaml", "--policy=b.yaml", "--redis-url", "rediss://:pw@h:6380/0"],
@@ -163,6 +178,16 @@ describe("parseSettings", () => {
       ["--policy", "p", "--expected-instances", "two"],
       {},
       "--expected-instances (SLUICE_EXPECTED_INSTANCES)",
+    ],
+    [
+      ["--policy", "p", "--tls-cert", "s.crt"],
+      {},
+      "--tls-cert (SLUICE_TLS_CERT) and --tls-key (SLUICE_TLS_KEY) go together",
+    ],
+    [
+      ["--policy", "p", "--tls-client-ca", "ca.crt"],
+      {},
+      "--tls-client-ca (SLUICE_TLS_CLIENT_CA) needs --tls-cert and --tls-key",
     ],
   ])("rejects %j %j naming the setting", (argv, env, message) => {
     const result = parseSettings(argv, env);

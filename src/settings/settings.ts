@@ -40,6 +40,15 @@ export interface Settings {
   readonly localCacheSize: number;
   /** Processes serving the one gRPC port (node:cluster); 1 runs no cluster. */
   readonly workers: number;
+  /** TLS on the gRPC port (mutual with a client CA), re-read every `reloadIntervalMs`; absent: plaintext. */
+  readonly tls?: TlsSettings | undefined;
+}
+
+export interface TlsSettings {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly clientCaFile?: string | undefined;
+  readonly reloadIntervalMs: number;
 }
 
 export interface HostPort {
@@ -74,6 +83,10 @@ const OPTIONS = {
   failurePolicy: { flag: "--failure-policy", env: "SLUICE_FAILURE_POLICY", repeat: false },
   expectedInstances: { flag: "--expected-instances", env: "SLUICE_EXPECTED_INSTANCES", repeat: false },
   memoryMaxEntries: { flag: "--memory-max-entries", env: "SLUICE_MEMORY_MAX_ENTRIES", repeat: false },
+  tlsCert: { flag: "--tls-cert", env: "SLUICE_TLS_CERT", repeat: false },
+  tlsKey: { flag: "--tls-key", env: "SLUICE_TLS_KEY", repeat: false },
+  tlsClientCa: { flag: "--tls-client-ca", env: "SLUICE_TLS_CLIENT_CA", repeat: false },
+  tlsReload: { flag: "--tls-reload-interval-ms", env: "SLUICE_TLS_RELOAD_INTERVAL_MS", repeat: false },
   localCacheSize: { flag: "--local-cache-size", env: "SLUICE_LOCAL_CACHE_SIZE", repeat: false },
   workers: { flag: "--workers", env: "SLUICE_WORKERS", repeat: false },
 } as const;
@@ -93,6 +106,7 @@ export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...
                     [--max-message-bytes N]
                     [--store-timeout-ms N] [--store-max-in-flight N] [--failure-policy unavailable|allow|deny|local]
                     [--expected-instances N] [--memory-max-entries N]
+                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-reload-interval-ms N]]
                     [--local-cache-size N (0 = off, default 10000)] [--workers N (default: cores with Redis, else 1)]
 Each flag can also be set in the environment: ${Object.values(OPTIONS)
   .map((o) => o.env)
@@ -168,6 +182,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       `${describe("workers")}: ${workers} workers need ${OPTIONS.redisUrl.flag} or ${OPTIONS.redisCluster.flag}; memory counters are per process, so each worker would enforce its own copy of every limit`,
     );
   }
+  const tls = parseTls(raw("tlsCert"), raw("tlsKey"), raw("tlsClientCa"), limit("tlsReload", 5_000), errors);
   const failurePolicyText = raw("failurePolicy") ?? "unavailable";
   const failurePolicy = isFailurePolicy(failurePolicyText) ? failurePolicyText : undefined;
   if (failurePolicy === undefined) {
@@ -200,8 +215,29 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       memoryMaxEntries,
       localCacheSize,
       workers,
+      tls,
     }),
   };
+}
+
+function parseTls(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  clientCaFile: string | undefined,
+  reloadIntervalMs: number,
+  errors: string[],
+): TlsSettings | undefined {
+  if (certFile === undefined && keyFile === undefined) {
+    if (clientCaFile !== undefined) {
+      errors.push(`${describe("tlsClientCa")} needs ${OPTIONS.tlsCert.flag} and ${OPTIONS.tlsKey.flag}`);
+    }
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    errors.push(`${describe("tlsCert")} and ${describe("tlsKey")} go together: set both`);
+    return undefined;
+  }
+  return Object.freeze({ certFile, keyFile, clientCaFile, reloadIntervalMs });
 }
 
 function readFlags(argv: readonly string[], errors: string[]): Map<OptionName, string[]> {

@@ -31,6 +31,8 @@ export interface GrpcServerOptions {
   readonly metrics: Metrics;
   /** Bound on one encoded request in bytes; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
   readonly maxMessageBytes?: number | undefined;
+  /** TLS or mutual TLS (start-tls.ts); plaintext when absent. */
+  readonly credentials?: ServerCredentials | undefined;
 }
 
 export interface RunningGrpcServer {
@@ -69,8 +71,10 @@ export async function startGrpcServer(
 
   const port = await new Promise<number>((resolve, reject) => {
     const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
-    server.bindAsync(`${host}:${addr.port}`, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
+    server.bindAsync(
+      `${host}:${addr.port}`,
+      options.credentials ?? ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolve(bound)),
     );
   });
 
