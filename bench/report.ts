@@ -11,6 +11,8 @@ export interface Measurement {
   readonly overLimit?: number | undefined;
   /** Calls answered from the local over-limit cache during the run. */
   readonly cacheHits?: number | undefined;
+  /** Sluice's own p99 from its latency histogram (a bucket bound), in ms; undefined for the baseline. */
+  readonly serverP99Ms?: number | undefined;
   /** Server CPU time (all its processes) per call during the run, in microseconds. */
   readonly cpuUsPerCall?: number | undefined;
   /** `uptime` load averages just before and just after the run. */
@@ -25,8 +27,8 @@ const ms = (value: number) => (Number.isNaN(value) ? "–" : value.toFixed(2));
 export function scenarioTable(rows: readonly Measurement[]): string {
   const baseline = rows.find((r) => r.label === "baseline")?.result.rps;
   const lines = [
-    "| server | RPS | vs baseline | server CPU µs/call | p50 ms | p90 ms | p99 ms | p99.9 ms | calls | errors | over limit | cache hits | load before → after |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| server | RPS | vs baseline | server CPU µs/call | p50 ms | p90 ms | p99 ms | p99.9 ms | Sluice p99 ≤ ms | calls | errors | over limit | cache hits | load before → after |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
   for (const row of rows) {
     const { result } = row;
@@ -34,7 +36,7 @@ export function scenarioTable(rows: readonly Measurement[]): string {
     const overLimit = row.overLimit === undefined ? "–" : `${(row.overLimit * 100).toFixed(1)} %`;
     lines.push(
       `| ${row.label} | ${Math.round(result.rps)} | ${ratio} | ${row.cpuUsPerCall === undefined ? "–" : Math.round(row.cpuUsPerCall)} | ${ms(result.latency.p50)} | ${ms(result.latency.p90)} | ` +
-        `${ms(result.latency.p99)} | ${ms(result.latency.p999)} | ${result.count} | ${result.errors} | ${overLimit} | ` +
+        `${ms(result.latency.p99)} | ${ms(result.latency.p999)} | ${row.serverP99Ms ?? "–"} | ${result.count} | ${result.errors} | ${overLimit} | ` +
         `${row.cacheHits ?? "–"} | ${row.loadBefore} → ${row.loadAfter} |`,
     );
   }

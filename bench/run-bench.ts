@@ -119,9 +119,13 @@ try {
       measurements.find((m) => m.scenario === scenario.name && m.label === "redis")?.result.rps ??
       (await measure(scenario.name, "redis", "redis", base, dataFile)).result.rps;
     const rps = Math.round(max / 2);
-    const row = await measure(scenario.name, "redis", `redis at ${rps}/s`, base, dataFile, rps);
+    // The baseline at the same rate: the latency floor of the transport and of this machine.
+    const rows = [
+      await measure(scenario.name, "baseline", `baseline at ${rps}/s`, base, dataFile, rps),
+      await measure(scenario.name, "redis", `redis at ${rps}/s`, base, dataFile, rps),
+    ];
     out(
-      `## fixed rate: many-tenants on Redis at half of ${Math.round(max)}/s\n\n${scenarioTable([row])}\n\n${commandList([row])}\n`,
+      `## fixed rate: many-tenants on Redis at half of ${Math.round(max)}/s\n\n${scenarioTable(rows)}\n\n${commandList(rows)}\n`,
     );
   }
 
@@ -182,6 +186,7 @@ async function measure(
           ? undefined
           : (after.overLimit - before.overLimit) / answered,
       cacheHits: server.adminUrl === undefined ? undefined : after.cacheHits - before.cacheHits,
+      serverP99Ms: serverP99Ms(before, after),
       cpuUsPerCall:
         cpuBefore === undefined || cpuAfter === undefined
           ? undefined
@@ -195,17 +200,49 @@ async function measure(
   }
 }
 
-async function decisions(
-  server: RunningTarget,
-): Promise<{ ok: number; overLimit: number; cacheHits: number }> {
-  if (server.adminUrl === undefined) return { ok: 0, overLimit: 0, cacheHits: 0 };
+interface ServerCounts {
+  readonly ok: number;
+  readonly overLimit: number;
+  readonly cacheHits: number;
+  /** Cumulative calls per latency bucket bound (seconds) of sluice_should_rate_limit_duration_seconds. */
+  readonly latencyBuckets: Map<number, number>;
+}
+
+async function decisions(server: RunningTarget): Promise<ServerCounts> {
+  if (server.adminUrl === undefined) return { ok: 0, overLimit: 0, cacheHits: 0, latencyBuckets: new Map() };
   const byCode = await scrapeCounter(server.adminUrl, "sluice_requests_total");
   const hits = await scrapeCounter(server.adminUrl, "sluice_local_cache_hits_total");
+  const buckets = await scrapeCounter(server.adminUrl, "sluice_should_rate_limit_duration_seconds_bucket");
   let ok = 0;
   let overLimit = 0;
   for (const [labels, count] of byCode) {
     if (labels.includes('code="OVER_LIMIT"')) overLimit += count;
     else if (labels.includes('code="OK"')) ok += count;
   }
-  return { ok, overLimit, cacheHits: [...hits.values()].reduce((a, b) => a + b, 0) };
+  const latencyBuckets = new Map<number, number>();
+  for (const [labels, count] of buckets) {
+    const le = /le="([^"]+)"/.exec(labels)?.[1];
+    if (le === undefined) continue;
+    const bound = le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le);
+    latencyBuckets.set(bound, (latencyBuckets.get(bound) ?? 0) + count);
+  }
+  return { ok, overLimit, cacheHits: [...hits.values()].reduce((a, b) => a + b, 0), latencyBuckets };
+}
+
+/**
+ * Sluice's own p99 (receipt to answer, as its histogram measured it during the run): the smallest
+ * bucket bound holding 99 % of the run's calls, in ms. Transport and scheduling outside the
+ * handler are not in it; that is the latency Sluice adds.
+ */
+function serverP99Ms(before: ServerCounts, after: ServerCounts): number | undefined {
+  const bounds = [...after.latencyBuckets.keys()].sort((a, b) => a - b);
+  const total =
+    (after.latencyBuckets.get(Number.POSITIVE_INFINITY) ?? 0) -
+    (before.latencyBuckets.get(Number.POSITIVE_INFINITY) ?? 0);
+  if (total <= 0) return undefined;
+  for (const le of bounds) {
+    const within = (after.latencyBuckets.get(le) ?? 0) - (before.latencyBuckets.get(le) ?? 0);
+    if (within >= 0.99 * total) return le * 1000;
+  }
+  return undefined;
 }
