@@ -13,10 +13,12 @@ import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
 import { superviseWorkers } from "./cluster-primary.ts";
 import { joinPrimary } from "./cluster-worker.ts";
 import { addConcurrencyLimits } from "./concurrency-limits.ts";
+import { connectionErrorLog } from "./connection-error-log.ts";
 import { fastPathOptions } from "./fast-path-options.ts";
 import { startLivePolicy } from "./live-policy.ts";
 import { memoryStoreOptions } from "./memory-store-options.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
+import { readRedisTlsCa } from "./read-redis-tls-ca.ts";
 import { startTls } from "./start-tls.ts";
 import { storeFallbackOptions } from "./store-fallback-options.ts";
 import { canAnswer, watchStoreHealth } from "./store-health.ts";
@@ -39,6 +41,11 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   if (!loaded.ok) {
     for (const error of loaded.errors) process.stderr.write(`sluice serve: ${formatPolicyError(error)}\n`);
     logger.error({ errors: loaded.errors.length }, "policy failed to load; not starting");
+    return 1;
+  }
+  const redisCa = readRedisTlsCa(settings.redisTlsCa);
+  if (!redisCa.ok) {
+    process.stderr.write(`sluice serve: ${redisCa.error}\n`);
     return 1;
   }
   const tls = settings.tls && startTls(settings.tls, logger);
@@ -73,6 +80,8 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     {
       // A backstop behind the guard's own timeout, so replies already read are never thrown away.
       commandTimeoutMs: 2 * settings.storeTimeoutMs,
+      tlsCa: redisCa.ca,
+      onError: connectionErrorLog(logger),
     },
   );
   // Guard outermost: calls it sheds or answers by the failure policy never reach the instrumentation.

@@ -40,6 +40,8 @@ export interface Settings {
   readonly localCacheSize: number;
   /** Processes serving the one gRPC port (node:cluster); 1 runs no cluster. */
   readonly workers: number;
+  /** CA bundle (PEM file) a rediss:// server's certificate must chain to; the system's CAs when absent. */
+  readonly redisTlsCa?: string | undefined;
   /** TLS on the gRPC port (mutual with a client CA), re-read every `reloadIntervalMs`; absent: plaintext. */
   readonly tls?: TlsSettings | undefined;
 }
@@ -83,6 +85,7 @@ const OPTIONS = {
   failurePolicy: { flag: "--failure-policy", env: "SLUICE_FAILURE_POLICY", repeat: false },
   expectedInstances: { flag: "--expected-instances", env: "SLUICE_EXPECTED_INSTANCES", repeat: false },
   memoryMaxEntries: { flag: "--memory-max-entries", env: "SLUICE_MEMORY_MAX_ENTRIES", repeat: false },
+  redisTlsCa: { flag: "--redis-tls-ca", env: "SLUICE_REDIS_TLS_CA", repeat: false },
   tlsCert: { flag: "--tls-cert", env: "SLUICE_TLS_CERT", repeat: false },
   tlsKey: { flag: "--tls-key", env: "SLUICE_TLS_KEY", repeat: false },
   tlsClientCa: { flag: "--tls-client-ca", env: "SLUICE_TLS_CLIENT_CA", repeat: false },
@@ -107,6 +110,7 @@ export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...
                     [--store-timeout-ms N] [--store-max-in-flight N] [--failure-policy unavailable|allow|deny|local]
                     [--expected-instances N] [--memory-max-entries N]
                     [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-reload-interval-ms N]]
+                    [--redis-tls-ca FILE]
                     [--local-cache-size N (0 = off, default 10000)] [--workers N (default: cores with Redis, else 1)]
 Each flag can also be set in the environment: ${Object.values(OPTIONS)
   .map((o) => o.env)
@@ -216,6 +220,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       localCacheSize,
       workers,
       tls,
+      redisTlsCa: raw("redisTlsCa"),
     }),
   };
 }

@@ -12,6 +12,11 @@ export interface RedisConnectionOptions {
   readonly connectTimeoutMs?: number;
   /** Called when the connection becomes usable (true) or is lost (false); only on changes. */
   readonly onStateChange?: (up: boolean) => void;
+  /**
+   * CA bundle (PEM) that a `rediss://` server's certificate must chain to, for a private CA; the
+   * system's CAs otherwise.
+   */
+  readonly tlsCa?: Buffer | undefined;
   /** Every connection error ioredis reports (it retries by itself; this is for logging). */
   readonly onError?: (error: Error) => void;
 }
@@ -52,10 +57,14 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
         enableOfflineQueue: false,
         clusterRetryStrategy: reconnectDelayMs,
         // Nodes learnt from CLUSTER SLOTS get the credentials and TLS of the first seed URL.
-        redisOptions: { ...common, ...seedCredentials(target.clusterNodes[0]) },
+        redisOptions: { ...common, ...seedCredentials(target.clusterNodes[0], options.tlsCa) },
       })
     : new Redis(target.url ?? "redis://127.0.0.1:6379", {
         ...common,
+        // ioredis turns TLS on for rediss:// by itself; only a private CA needs saying.
+        ...(options.tlsCa !== undefined && /^rediss:\/\//i.test(target.url ?? "")
+          ? { tls: { ca: options.tlsCa } }
+          : {}),
         enableOfflineQueue: false,
         // Charges issued in one event-loop turn go out as one pipeline (one socket write, one
         // read) instead of a write system call each: under load, most of a charge's cost here.
@@ -124,13 +133,13 @@ function waitForReady(client: Redis | Cluster, timeoutMs: number): Promise<void>
 }
 
 /** username, password and TLS from a seed like `rediss://user:pass@host:6379`. */
-function seedCredentials(seed: string | undefined): RedisOptions {
+function seedCredentials(seed: string | undefined, tlsCa: Buffer | undefined): RedisOptions {
   if (seed === undefined || !/^rediss?:\/\//i.test(seed)) return {};
   const url = new URL(seed);
   const credentials: RedisOptions = {};
   if (url.username) credentials.username = decodeURIComponent(url.username);
   if (url.password) credentials.password = decodeURIComponent(url.password);
-  if (url.protocol.toLowerCase() === "rediss:") credentials.tls = {};
+  if (url.protocol.toLowerCase() === "rediss:") credentials.tls = tlsCa === undefined ? {} : { ca: tlsCa };
   return credentials;
 }
 
