@@ -1,10 +1,9 @@
-import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPolicies } from "../../src/policy/load-policies.ts";
 import { clusterSlot } from "../../src/store/cluster-slot.ts";
 import { counterKey } from "../../src/store/counter-key.ts";
+import { slotsOf } from "../support/cluster-admin.ts";
 import {
   type RedisClusterServers,
   type RedisServer,
@@ -342,22 +341,3 @@ describe("chaos: one master of a 3-node Redis Cluster paused, then killed, under
     checkPartialOutage(calls, broken);
   });
 });
-
-/** Whether a slot belongs to `server`, from its own `CLUSTER NODES` (the `myself` line). */
-async function slotsOf(server: RedisServer): Promise<(slot: number) => boolean> {
-  const { stdout } = await promisify(execFile)("redis-cli", [
-    "-h",
-    "127.0.0.1",
-    "-p",
-    String(server.port),
-    "cluster",
-    "nodes",
-  ]);
-  const myself = stdout.split("\n").find((line) => line.includes("myself"));
-  const ranges = (myself ?? "")
-    .split(" ")
-    .slice(8)
-    .map((range) => range.split("-").map(Number))
-    .map(([from = 0, to = from]) => [from, to] as const);
-  return (slot) => ranges.some(([from, to]) => slot >= from && slot <= to);
-}
