@@ -110,6 +110,8 @@ export interface StartEnvoyOptions {
   readonly listenerPort?: number;
   readonly adminPort?: number;
   readonly echo?: boolean;
+  /** Changes the rendered config before Envoy reads it (e.g. TLS to Sluice). */
+  readonly transformConfig?: (config: string) => string;
 }
 
 export interface RunningEnvoy {
@@ -128,16 +130,19 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
   const dir = await mkdtemp(join(tmpdir(), "sluice-envoy-"));
   const configFile = join(dir, "envoy.yaml");
   const adminAddressFile = join(dir, "admin-address");
+  const transform = options.transformConfig ?? ((config: string) => config);
   await writeFile(
     configFile,
-    renderEnvoyConfig({
-      listener: { host, port: options.listenerPort ?? 0 },
-      admin: { host, port: options.adminPort ?? 0 },
-      sluice: options.sluice,
-      upstream: options.upstream,
-      failureModeDeny: options.failureModeDeny,
-      rlsTimeout: options.rlsTimeout,
-    }),
+    transform(
+      renderEnvoyConfig({
+        listener: { host, port: options.listenerPort ?? 0 },
+        admin: { host, port: options.adminPort ?? 0 },
+        sluice: options.sluice,
+        upstream: options.upstream,
+        failureModeDeny: options.failureModeDeny,
+        rlsTimeout: options.rlsTimeout,
+      }),
+    ),
   );
 
   let adminUrl = "";
