@@ -101,11 +101,6 @@ export async function flushRedis(options: TargetOptions): Promise<void> {
   );
 }
 
-/** Moves a running process (and its threads) onto the given CPUs. */
-export async function pinProcess(pid: number, cpus: string): Promise<void> {
-  await run("taskset", ["-a", "-p", "-c", cpus, String(pid)]);
-}
-
 /** Sums a counter family from Sluice's /metrics, e.g. decisions by code. */
 export async function scrapeCounter(adminUrl: string, name: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();

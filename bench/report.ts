@@ -36,7 +36,7 @@ export function scenarioTable(rows: readonly Measurement[]): string {
     const overLimit = row.overLimit === undefined ? "–" : `${(row.overLimit * 100).toFixed(1)} %`;
     lines.push(
       `| ${row.label} | ${Math.round(result.rps)} | ${ratio} | ${row.cpuUsPerCall === undefined ? "–" : Math.round(row.cpuUsPerCall)} | ${ms(result.latency.p50)} | ${ms(result.latency.p90)} | ` +
-        `${ms(result.latency.p99)} | ${ms(result.latency.p999)} | ${row.serverP99Ms ?? "–"} | ${result.count} | ${result.errors} | ${overLimit} | ` +
+        `${ms(result.latency.p99)} | ${ms(result.latency.p999)} | ${serverP99(row.serverP99Ms)} | ${result.count} | ${result.errors} | ${overLimit} | ` +
         `${row.cacheHits ?? "–"} | ${row.loadBefore} → ${row.loadAfter} |`,
     );
   }
@@ -54,4 +54,10 @@ export function commandList(rows: readonly Measurement[]): string {
 
 export function machineLine(machine: MachineInfo): string {
   return `${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}`;
+}
+
+/** Past the histogram's last bound (100 ms) only "more" is known. */
+function serverP99(bound: number | undefined): string {
+  if (bound === undefined) return "–";
+  return Number.isFinite(bound) ? String(bound) : "> 100";
 }

@@ -3,12 +3,12 @@
 //
 //   node bench/run-bench.ts [--scenario NAME ...] [--duration 10s] [--warmup 3s] [--report FILE]
 //                           [--fixed-rate] [--workers-compare] [--no-pin] [--smoke]
-//                           [--data-dir DIR [--write-data]]
+//                           [--rounds N] [--data-dir DIR [--write-data]]
 //
 // --data-dir keeps the generated call data (one JSON array per scenario) where the printed ghz
 // commands can find it again; with --write-data it only writes the data and exits.
 //
-// On a machine with two or more cores the server runs on CPU 0 and ghz (and Redis) on CPU 1, so
+// On a machine with two or more cores the server runs on CPU 0 and ghz on CPU 1 (Redis unpinned), so
 // client and server do not steal each other's core. See bench/RESULTS.md for figures.
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
@@ -22,7 +22,6 @@ import {
 } from "../test/support/redis-server.ts";
 import {
   flushRedis,
-  pinProcess,
   type RunningTarget,
   scrapeCounter,
   startTarget,
@@ -46,12 +45,14 @@ const { values } = parseArgs({
     "workers-compare": { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
     smoke: { type: "boolean", default: false },
+    rounds: { type: "string", default: "1" },
     "data-dir": { type: "string" },
     "write-data": { type: "boolean", default: false },
   },
 });
 
 const smoke = values.smoke;
+const rounds = smoke ? 1 : Math.max(1, Number(values.rounds));
 const pinned = !values["no-pin"] && !smoke && availableParallelism() >= 2;
 const serverCpu = pinned ? "0" : undefined;
 const clientCpu = pinned ? "1" : undefined;
@@ -89,26 +90,30 @@ const out = (text: string) => process.stdout.write(`${text}\n`);
 try {
   if (needs("redis")) redis = await startRedis();
   if (needs("redis-cluster")) cluster = await startRedisCluster();
-  for (const server of [redis, ...(cluster?.servers ?? [])]) {
-    if (server !== undefined && clientCpu !== undefined) await pinProcess(server.pid, clientCpu);
-  }
+  // Redis stays unpinned: on CPU 1 it would queue behind a saturated ghz, and the scheduler can run
+  // it on CPU 0 while the server waits for its answer.
   const base: TargetOptions = { pinTo: serverCpu, redis, cluster };
 
   out(
-    `# Sluice benchmark, ${new Date().toISOString()}\n\n${machineLine(machineInfo())}; ${pinned ? "server on CPU 0, ghz and Redis on CPU 1" : "unpinned"}\n`,
+    `# Sluice benchmark, ${new Date().toISOString()}\n\n${machineLine(machineInfo())}; ${pinned ? "server on CPU 0, ghz on CPU 1 (--cpus 1), Redis unpinned" : "unpinned"}\n`,
   );
   for (const scenario of scenarios) {
     const dataFile = join(work, `${scenario.name}.json`);
     await writeFile(dataFile, JSON.stringify(scenario.requests()));
-    const rows: Measurement[] = [];
-    for (const target of scenario.targets) {
-      rows.push(await measure(scenario.name, target, target, base, dataFile));
+    // Rounds interleave the servers, so a burst of other load on the machine hits all of them alike;
+    // each server's median round (by RPS) is reported, with the spread of the rounds.
+    const runs = new Map<TargetName, Measurement[]>(scenario.targets.map((t) => [t, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const target of scenario.targets) {
+        runs.get(target)?.push(await measure(scenario.name, target, target, base, dataFile));
+      }
     }
-    const again = `npm run bench -- --scenario ${scenario.name}`;
+    const rows = scenario.targets.map((t) => median(runs.get(t) ?? []));
+    const again = `npm run bench -- --scenario ${scenario.name}${rounds > 1 ? ` --rounds ${rounds}` : ""}`;
     out(
-      `## ${scenario.name}: ${scenario.description}\n\nReproduce: \`${again}\`\n\n${scenarioTable(rows)}\n\n${commandList(rows)}\n`,
+      `## ${scenario.name}: ${scenario.description}\n\nReproduce: \`${again}\`\n\n${scenarioTable(rows)}\n\n${spread(runs)}${commandList(rows)}\n`,
     );
-    measurements.push(...rows);
+    measurements.push(...[...runs.values()].flat());
   }
 
   if (values["fixed-rate"]) {
@@ -245,4 +250,19 @@ function serverP99Ms(before: ServerCounts, after: ServerCounts): number | undefi
     if (within >= 0.99 * total) return le * 1000;
   }
   return undefined;
+}
+
+/** The round with the median RPS (the lower middle one for an even count). */
+function median(runs: readonly Measurement[]): Measurement {
+  const sorted = [...runs].sort((a, b) => a.result.rps - b.result.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as Measurement;
+}
+
+/** One line per server with every round's RPS, when there was more than one round. */
+function spread(runs: ReadonlyMap<TargetName, readonly Measurement[]>): string {
+  if (rounds === 1) return "";
+  const lines = [...runs].map(
+    ([target, ms]) => `- ${target}: ${ms.map((m) => Math.round(m.result.rps)).join(", ")} RPS`,
+  );
+  return `Rounds (RPS of each, in order; the table shows the median):\n${lines.join("\n")}\n\n`;
 }
