@@ -120,9 +120,11 @@ try {
     const scenario = findScenario("many-tenants");
     const dataFile = join(work, "fixed-rate.json");
     await writeFile(dataFile, JSON.stringify(scenario.requests()));
+    const earlier = measured(scenario.name, "redis");
     const max =
-      measurements.find((m) => m.scenario === scenario.name && m.label === "redis")?.result.rps ??
-      (await measure(scenario.name, "redis", "redis", base, dataFile)).result.rps;
+      earlier.length > 0
+        ? median(earlier).result.rps
+        : (await measure(scenario.name, "redis", "redis", base, dataFile)).result.rps;
     const rps = Math.round(max / 2);
     // The baseline at the same rate: the latency floor of the transport and of this machine.
     const rows = [
@@ -265,4 +267,8 @@ function spread(runs: ReadonlyMap<TargetName, readonly Measurement[]>): string {
     ([target, ms]) => `- ${target}: ${ms.map((m) => Math.round(m.result.rps)).join(", ")} RPS`,
   );
   return `Rounds (RPS of each, in order; the table shows the median):\n${lines.join("\n")}\n\n`;
+}
+
+function measured(scenario: string, label: string): Measurement[] {
+  return measurements.filter((m) => m.scenario === scenario && m.label === label);
 }
