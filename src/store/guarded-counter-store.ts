@@ -38,7 +38,8 @@ export interface GuardedCounterStoreOptions {
   readonly clock: Clock;
   /**
    * Which independently failing part of the backend holds a counter (a Redis Cluster node), so one
-   * dead node opens only its own circuit. Default: one partition for the whole store.
+   * dead node opens only its own circuit. Default: one partition for the whole store. A call that
+   * spans several partitions and fails counts against each of them: the store does not say which.
    */
   readonly partitionOf?: (counterKey: string) => string;
   readonly onCircuitChange?: (partition: string, from: BreakerState, to: BreakerState) => void;
