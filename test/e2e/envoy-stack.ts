@@ -197,6 +197,9 @@ function startSluice(
       ...["bin/sluice.js", "serve", ...policyPaths.flatMap((path) => ["--policy", path])],
       ...["--grpc-addr", `${LOOPBACK}:${grpcPort}`, "--admin-addr", `${LOOPBACK}:${adminPort}`],
       ...["--redis-url", redisUrl],
+      // Envoy's own deadline (the filter timeout) bounds each call anyway; a store deadline above it
+      // keeps a busy 2-core test box from failing healthy Redis calls at the 50 ms default.
+      ...["--store-timeout-ms", "1000"],
     ],
     cwd: repoRoot,
     echo,

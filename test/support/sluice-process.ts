@@ -3,6 +3,12 @@ import { fileURLToPath } from "node:url";
 
 const BIN = fileURLToPath(new URL("../../bin/sluice.js", import.meta.url));
 
+/** Children still running, killed if the test process exits without stopping them (a failed test). */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 export interface SluiceProcess {
   readonly grpcAddress: string;
   readonly adminUrl: string;
@@ -31,10 +37,13 @@ export async function startSluice(
       "--admin-addr",
       "127.0.0.1:0",
       ...singleProcess(args),
+      ...patientStore(args),
       ...args,
     ],
     { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString();
@@ -117,4 +126,15 @@ export function runSluice(
  */
 function singleProcess(args: readonly string[]): string[] {
   return args.some((a) => a === "--workers" || a.startsWith("--workers=")) ? [] : ["--workers", "1"];
+}
+
+/**
+ * A store deadline of 2 s unless a test sets its own. The product default (50 ms) is for a Redis
+ * next to the service; on a 2-core CI box running several suites at once, a healthy Redis call
+ * sometimes takes longer, and only the suites about deadlines and outages should see that.
+ */
+function patientStore(args: readonly string[]): string[] {
+  return args.some((a) => a === "--store-timeout-ms" || a.startsWith("--store-timeout-ms="))
+    ? []
+    : ["--store-timeout-ms", "2000"];
 }
