@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { awayFromMinuteEnd } from "../support/minute-slot.ts";
 import { createRlsClient, headersOf, type RlsClient, type RlsRequest } from "../support/rls-client.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 
@@ -151,9 +151,3 @@ describe("sluice serve on the sample policy (memory store)", () => {
     expect(metrics).toMatch(/sluice_should_rate_limit_duration_seconds_bucket/);
   });
 });
-
-/** Waits out the last seconds of a minute so a burst does not straddle a minute slot boundary. */
-async function awayFromMinuteEnd(): Promise<void> {
-  const intoMinute = Date.now() % 60_000;
-  if (intoMinute > 50_000) await sleep(60_000 - intoMinute + 100);
-}
