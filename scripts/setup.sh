@@ -15,6 +15,8 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 apt_packages=()
 command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 command -v promtool >/dev/null 2>&1 || apt_packages+=(prometheus)
+# The TLS tests make their certificates with openssl.
+command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
 if ((${#apt_packages[@]})); then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     log "missing ${apt_packages[*]} and cannot apt-get install (need root on Debian); install them and rerun"
