@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseSeries, scrape } from "../support/metrics-text.ts";
-import { createRlsClient, type RlsClient, type RlsRequest } from "../support/rls-client.ts";
-import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
+import type { RlsRequest } from "../support/rls-client.ts";
+import { useSluice } from "../support/use-sluice.ts";
 
 /** Sluice's own series (process and runtime metrics vary with GC activity, not with traffic). */
 function sluiceSeries(text: string): Set<string> {
@@ -32,23 +32,12 @@ const FLOOD = 10_000;
 const CONCURRENCY = 100;
 
 describe("metric cardinality under a flood of distinct request values", () => {
-  let sluice: SluiceProcess;
-  let client: RlsClient;
-
-  beforeAll(async () => {
-    sluice = await startSluice(["--policy", "deploy/policies/api.yaml"]);
-    client = createRlsClient(sluice.grpcAddress);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await sluice?.stop();
-  });
+  const suite = useSluice(["--policy", "deploy/policies/api.yaml"]);
 
   it("10,000 distinct tenant ids, API keys and unknown domains add no new series", async () => {
     for (const request of shapes("warm-up", "warm-up", "warm-up-domain"))
-      await client.shouldRateLimit(request);
-    const before = sluiceSeries(await scrape(sluice.adminUrl));
+      await suite.client.shouldRateLimit(request);
+    const before = sluiceSeries(await scrape(suite.sluice.adminUrl));
 
     let sent = 0;
     const worker = async () => {
@@ -56,12 +45,12 @@ describe("metric cardinality under a flood of distinct request values", () => {
         const n = sent++;
         const id = randomUUID();
         const request = shapes(`tenant-${id}`, `key-${id}`, `domain-${id}`)[n % 3] as RlsRequest;
-        await client.shouldRateLimit(request);
+        await suite.client.shouldRateLimit(request);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 
-    const text = await scrape(sluice.adminUrl);
+    const text = await scrape(suite.sluice.adminUrl);
     const after = sluiceSeries(text);
     expect([...after].filter((series) => !before.has(series))).toEqual([]);
     expect(after.size).toBe(before.size);

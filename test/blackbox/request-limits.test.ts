@@ -1,7 +1,8 @@
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRlsClient, type RlsClient, type RlsRequest } from "../support/rls-client.ts";
-import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
+import { describe, expect, it } from "vitest";
+import { createRlsClient, type RlsRequest } from "../support/rls-client.ts";
+import { startSluice } from "../support/sluice-process.ts";
+import { useSluice } from "../support/use-sluice.ts";
 
 const entry = (value = "acme") => ({ key: "api_key", value });
 const request = (descriptors: RlsRequest["descriptors"], domain = "api"): RlsRequest => ({
@@ -10,18 +11,7 @@ const request = (descriptors: RlsRequest["descriptors"], domain = "api"): RlsReq
 });
 
 describe("request size limits over gRPC (defaults)", () => {
-  let sluice: SluiceProcess;
-  let client: RlsClient;
-
-  beforeAll(async () => {
-    sluice = await startSluice(["--policy", "deploy/policies/api.yaml"]);
-    client = createRlsClient(sluice.grpcAddress);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await sluice?.stop();
-  });
+  const suite = useSluice(["--policy", "deploy/policies/api.yaml"]);
 
   it.each([
     [
@@ -46,7 +36,7 @@ describe("request size limits over gRPC (defaults)", () => {
       "value: 1025 bytes exceed the limit of 1024 (max value bytes)",
     ],
   ])("answers INVALID_ARGUMENT naming the limit for %s", async (_name, tooBig, message) => {
-    const error = await client.shouldRateLimit(tooBig).then(
+    const error = await suite.client.shouldRateLimit(tooBig).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -59,11 +49,13 @@ describe("request size limits over gRPC (defaults)", () => {
     const big = request(
       Array.from({ length: 64 }, (_, i) => ({ entries: [entry(`${i}`.padEnd(1024, "v"))] })),
     );
-    await expect(client.shouldRateLimit(big)).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    await expect(suite.client.shouldRateLimit(big)).rejects.toMatchObject({
+      code: status.RESOURCE_EXHAUSTED,
+    });
   });
 
   it("keeps answering well-formed calls after refusing oversized ones", async () => {
-    const reply = await client.shouldRateLimit(request([{ entries: [entry(`after-${Date.now()}`)] }]));
+    const reply = await suite.client.shouldRateLimit(request([{ entries: [entry(`after-${Date.now()}`)] }]));
     expect(reply.overall_code).toBe("OK");
   });
 });
