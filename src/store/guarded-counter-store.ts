@@ -164,7 +164,7 @@ export function guardCounterStore(
  * that arrived meanwhile is read first and wins, so a busy process does not mistake its own lag for a
  * slow store. (The store's own command timeout is longer, a backstop, for the same reason.)
  */
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => setImmediate(() => reject(new StoreGuardError("timeout", message))), ms);
     promise.then(
