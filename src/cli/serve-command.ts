@@ -8,7 +8,7 @@ import { createMetrics } from "../metrics/metrics.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
 import { formatPolicyError } from "../policy/policy-types.ts";
 import { parseSettings, SERVE_USAGE, type Settings } from "../settings/settings.ts";
-import { createCounterStore } from "../store/create-counter-store.ts";
+import { type CounterStoreSettings, createCounterStore, storeKind } from "../store/create-counter-store.ts";
 import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
 import { superviseWorkers } from "./cluster-primary.ts";
 import { joinPrimary } from "./cluster-worker.ts";
@@ -57,11 +57,10 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   // --workers N: this process supervises N copies of itself on one port (cluster-primary.ts).
   if (settings.workers > 1 && cluster.isPrimary) {
     tls?.close();
-    const store = settings.redisCluster ? "redis-cluster" : "redis";
     return superviseWorkers({
       settings,
       logger,
-      servingFields: { store, domains: [...loaded.table.domains.keys()] },
+      servingFields: { store: storeKind(settings), domains: [...loaded.table.domains.keys()] },
     });
   }
   const metrics = createMetrics({ nearLimitRatio: settings.nearLimitRatio });
@@ -75,12 +74,11 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   });
   const policy = livePolicy.policy;
   const backend = createCounterStore(
-    { ...storeSettings(settings), memory: memoryStoreOptions(settings, metrics) },
+    { ...storeSettings(settings, redisCa.ca), memory: memoryStoreOptions(settings, metrics) },
     systemClock,
     {
       // A backstop behind the guard's own timeout, so replies already read are never thrown away.
       commandTimeoutMs: 2 * settings.storeTimeoutMs,
-      tlsCa: redisCa.ca,
       onError: connectionErrorLog(logger),
     },
   );
@@ -107,7 +105,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   });
   // Calls carrying lease entries also take concurrency leases, kept where the counters are.
   const concurrency = addConcurrencyLimits(limiter, {
-    storeSettings: storeSettings(settings),
+    storeSettings: storeSettings(settings, redisCa.ca),
     commandTimeoutMs: 2 * settings.storeTimeoutMs,
     policy,
     store,
@@ -146,7 +144,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
       {
         grpcPort: grpc.port,
         adminPort: admin.port,
-        store: settings.redisCluster ? "redis-cluster" : settings.redisUrl ? "redis" : "memory",
+        store: storeKind(settings),
         domains: [...policy().domains.keys()],
         policyGeneration: livePolicy.generation(),
       },
@@ -173,8 +171,8 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   return 0;
 }
 
-function storeSettings(settings: Settings): { redisUrl?: string; redisCluster?: string[] } {
-  if (settings.redisCluster) return { redisCluster: [...settings.redisCluster] };
-  if (settings.redisUrl) return { redisUrl: settings.redisUrl };
-  return {};
+/** Which Redis, if any, and its TLS CA: the same for the counters and the concurrency leases. */
+function storeSettings(settings: Settings, redisTlsCa: Buffer | undefined): CounterStoreSettings {
+  const { redisUrl, redisCluster, redisSentinel } = settings;
+  return { redisUrl, redisCluster, redisSentinel, redisTlsCa };
 }

@@ -217,7 +217,9 @@ describe("parseSettings: local over-limit cache and workers", () => {
   it("refuses several workers on the memory store, whose counters are per process", () => {
     const result = parseSettings(["--policy", "p"], { SLUICE_WORKERS: "2" });
     expect(result.ok ? [] : result.errors).toEqual([
-      expect.stringContaining("--workers (SLUICE_WORKERS): 2 workers need --redis-url or --redis-cluster"),
+      expect.stringContaining(
+        "--workers (SLUICE_WORKERS): 2 workers need --redis-url, --redis-cluster or --redis-sentinel",
+      ),
     ]);
     expect(parseSettings(["--policy", "p", "--workers", "0"], {}).ok).toBe(false);
   });

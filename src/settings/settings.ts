@@ -7,6 +7,7 @@ import {
 } from "../limiter/request-limits.ts";
 import { FAILURE_POLICIES, type FailurePolicy, isFailurePolicy } from "../policy/failure-policy.ts";
 import { DEFAULT_MAX_COUNTERS } from "../store/memory-counter-store.ts";
+import { parseRedisStore, type RedisSentinelSettings } from "./redis-settings.ts";
 
 /** Everything `sluice serve` is configured with: parsed once at start, validated, frozen. */
 export interface Settings {
@@ -15,6 +16,8 @@ export interface Settings {
   readonly adminAddr: HostPort;
   readonly redisUrl?: string | undefined;
   readonly redisCluster?: readonly string[] | undefined;
+  /** A master found and followed through failovers by Redis Sentinel. */
+  readonly redisSentinel?: RedisSentinelSettings | undefined;
   readonly headerStyle: HeaderStyle;
   /** Pass the rate-limit figures to the upstream as request headers on OK. */
   readonly upstreamHeaders: boolean;
@@ -71,6 +74,17 @@ const OPTIONS = {
   adminAddr: { flag: "--admin-addr", env: "SLUICE_ADMIN_ADDR", repeat: false },
   redisUrl: { flag: "--redis-url", env: "SLUICE_REDIS_URL", repeat: false },
   redisCluster: { flag: "--redis-cluster", env: "SLUICE_REDIS_CLUSTER", repeat: false },
+  redisSentinel: { flag: "--redis-sentinel", env: "SLUICE_REDIS_SENTINEL", repeat: false },
+  redisSentinelMaster: {
+    flag: "--redis-sentinel-master",
+    env: "SLUICE_REDIS_SENTINEL_MASTER",
+    repeat: false,
+  },
+  redisSentinelMasterPassword: {
+    flag: "--redis-sentinel-master-password",
+    env: "SLUICE_REDIS_SENTINEL_MASTER_PASSWORD",
+    repeat: false,
+  },
   headerStyle: { flag: "--header-style", env: "SLUICE_HEADER_STYLE", repeat: false },
   upstreamHeaders: { flag: "--upstream-headers", env: "SLUICE_UPSTREAM_HEADERS", repeat: false },
   shutdownGrace: { flag: "--shutdown-grace-ms", env: "SLUICE_SHUTDOWN_GRACE_MS", repeat: false },
@@ -102,7 +116,8 @@ type OptionName = keyof typeof OPTIONS;
 const HEADER_STYLES: readonly HeaderStyle[] = ["x-ratelimit", "draft", "none"];
 
 export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...] [--grpc-addr HOST:PORT] [--admin-addr HOST:PORT]
-                    [--redis-url redis://...|rediss://...] [--redis-cluster HOST:PORT,HOST:PORT,...]
+                    [--redis-url redis://...|rediss://...] [--redis-cluster HOST:PORT,...|rediss://HOST:PORT,...]
+                    [--redis-sentinel HOST:PORT,... --redis-sentinel-master NAME [--redis-sentinel-master-password P]]
                     [--header-style x-ratelimit|draft|none] [--upstream-headers true|false] [--shutdown-grace-ms N]
                     [--near-limit-ratio R (0 < R <= 1, default 0.8)]
                     [--max-descriptors N] [--max-descriptor-entries N] [--max-key-bytes N] [--max-value-bytes N]
@@ -133,22 +148,17 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   const grpcAddr = parseHostPort("grpcAddr", raw("grpcAddr") ?? "0.0.0.0:8081", errors);
   const adminAddr = parseHostPort("adminAddr", raw("adminAddr") ?? "0.0.0.0:9102", errors);
 
-  const redisUrl = raw("redisUrl");
-  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    errors.push(
-      `${describe("redisUrl")}: expected redis://HOST:PORT or rediss://HOST:PORT, got "${redisUrl}"`,
-    );
-  }
-  const clusterText = raw("redisCluster");
-  const redisCluster = clusterText === undefined ? undefined : splitList(clusterText);
-  if (redisCluster !== undefined) {
-    if (redisCluster.length === 0)
-      errors.push(`${describe("redisCluster")}: expected HOST:PORT,HOST:PORT,...`);
-    for (const node of redisCluster) parseHostPort("redisCluster", node, errors);
-  }
-  if (redisUrl !== undefined && redisCluster !== undefined) {
-    errors.push(`${describe("redisUrl")} and ${describe("redisCluster")} are exclusive: set one`);
-  }
+  const { redisUrl, redisCluster, redisSentinel } = parseRedisStore(
+    {
+      redisUrl: raw("redisUrl"),
+      redisCluster: raw("redisCluster"),
+      redisSentinel: raw("redisSentinel"),
+      redisSentinelMaster: raw("redisSentinelMaster"),
+      redisSentinelMasterPassword: raw("redisSentinelMasterPassword"),
+    },
+    describe,
+    errors,
+  );
 
   const styleText = raw("headerStyle") ?? "x-ratelimit";
   const headerStyle = HEADER_STYLES.find((s) => s === styleText);
@@ -179,11 +189,11 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
     errors,
   );
   // Memory counters live in one process: workers would each enforce their own copy of every limit.
-  const sharedStore = redisUrl !== undefined || redisCluster !== undefined;
+  const sharedStore = redisUrl !== undefined || redisCluster !== undefined || redisSentinel !== undefined;
   const workers = limit("workers", sharedStore ? availableParallelism() : 1);
   if (workers > 1 && !sharedStore) {
     errors.push(
-      `${describe("workers")}: ${workers} workers need ${OPTIONS.redisUrl.flag} or ${OPTIONS.redisCluster.flag}; memory counters are per process, so each worker would enforce its own copy of every limit`,
+      `${describe("workers")}: ${workers} workers need ${OPTIONS.redisUrl.flag}, ${OPTIONS.redisCluster.flag} or ${OPTIONS.redisSentinel.flag}; memory counters are per process, so each worker would enforce its own copy of every limit`,
     );
   }
   const tls = parseTls(raw("tlsCert"), raw("tlsKey"), raw("tlsClientCa"), limit("tlsReload", 5_000), errors);
@@ -205,7 +215,8 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       grpcAddr,
       adminAddr,
       redisUrl,
-      redisCluster: redisCluster === undefined ? undefined : Object.freeze(redisCluster),
+      redisCluster,
+      redisSentinel,
       headerStyle,
       upstreamHeaders,
       shutdownGraceMs,

@@ -1,9 +1,9 @@
-import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { StoreError } from "./counter-store.ts";
 import { CHARGE_SCRIPT, REFUND_SCRIPT } from "./redis-charge-script.ts";
+import { createRedisClient, type RedisTarget } from "./redis-client.ts";
 
-/** Where the counters live: one Redis (`redis://`, `rediss://`, passwords in the URL) or a Cluster. */
-export type RedisTarget = { readonly url?: string } | { readonly clusterNodes: readonly string[] };
+export type { RedisTarget } from "./redis-client.ts";
 
 export interface RedisConnectionOptions {
   /** A command without a reply after this long fails (transient), in ms. Default 1000. */
@@ -13,8 +13,8 @@ export interface RedisConnectionOptions {
   /** Called when the connection becomes usable (true) or is lost (false); only on changes. */
   readonly onStateChange?: (up: boolean) => void;
   /**
-   * CA bundle (PEM) that a `rediss://` server's certificate must chain to, for a private CA; the
-   * system's CAs otherwise.
+   * CA bundle (PEM) that a TLS server's certificate must chain to (`rediss://` URL or seeds), for
+   * a private CA; the system's CAs otherwise.
    */
   readonly tlsCa?: Buffer | undefined;
   /** Every connection error ioredis reports (it retries by itself; this is for logging). */
@@ -51,27 +51,11 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
     retryStrategy: reconnectDelayMs,
   };
   const cluster = "clusterNodes" in target;
-  const client = cluster
-    ? new Cluster([...target.clusterNodes], {
-        // Fail fast while no node is reachable instead of queueing requests without bound.
-        enableOfflineQueue: false,
-        clusterRetryStrategy: reconnectDelayMs,
-        // Nodes learnt from CLUSTER SLOTS get the credentials and TLS of the first seed URL.
-        redisOptions: { ...common, ...seedCredentials(target.clusterNodes[0], options.tlsCa) },
-      })
-    : new Redis(target.url ?? "redis://127.0.0.1:6379", {
-        ...common,
-        // ioredis turns TLS on for rediss:// by itself; only a private CA needs saying.
-        ...(options.tlsCa !== undefined && /^rediss:\/\//i.test(target.url ?? "")
-          ? { tls: { ca: options.tlsCa } }
-          : {}),
-        enableOfflineQueue: false,
-        // Charges issued in one event-loop turn go out as one pipeline (one socket write, one
-        // read) instead of a write system call each: under load, most of a charge's cost here.
-        // Each EVALSHA is still its own atomic script; only the transport is shared. Not on a
-        // Cluster, where ioredis refuses pipelines whose scripts' keys span slot groups.
-        enableAutoPipelining: true,
-      });
+  const client = createRedisClient(target, {
+    common,
+    retryDelayMs: reconnectDelayMs,
+    tlsCa: options.tlsCa,
+  });
 
   client.defineCommand("sluiceCharge", { lua: CHARGE_SCRIPT });
   client.defineCommand("sluiceRefund", { lua: REFUND_SCRIPT });
@@ -130,17 +114,6 @@ function waitForReady(client: Redis | Cluster, timeoutMs: number): Promise<void>
     const timer = setTimeout(done, timeoutMs);
     client.on("ready", done);
   });
-}
-
-/** username, password and TLS from a seed like `rediss://user:pass@host:6379`. */
-function seedCredentials(seed: string | undefined, tlsCa: Buffer | undefined): RedisOptions {
-  if (seed === undefined || !/^rediss?:\/\//i.test(seed)) return {};
-  const url = new URL(seed);
-  const credentials: RedisOptions = {};
-  if (url.username) credentials.username = decodeURIComponent(url.username);
-  if (url.password) credentials.password = decodeURIComponent(url.password);
-  if (url.protocol.toLowerCase() === "rediss:") credentials.tls = tlsCa === undefined ? {} : { ca: tlsCa };
-  return credentials;
 }
 
 /** A reply that does not have the shape the script returns: a bug, not an outage. */

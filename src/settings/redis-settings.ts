@@ -1,0 +1,98 @@
+/** The Redis behind the counters: one server, a Cluster, or a master found through Sentinel. */
+export interface RedisStoreSettings {
+  readonly redisUrl?: string | undefined;
+  /** Cluster seed nodes, each `HOST:PORT` or a `redis://`/`rediss://` URL (see parseSeeds). */
+  readonly redisCluster?: readonly string[] | undefined;
+  readonly redisSentinel?: RedisSentinelSettings | undefined;
+}
+
+export interface RedisSentinelSettings {
+  /** Sentinels, each `HOST:PORT` or a URL; the first URL's credentials are the sentinels' own. */
+  readonly nodes: readonly string[];
+  /** The master's name, as in `sentinel monitor <name> ...`. */
+  readonly masterName: string;
+  /** AUTH password of the master (and its replicas), when it sets `requirepass`. */
+  readonly masterPassword?: string | undefined;
+}
+
+/** The raw text of each Redis option, from its flag or its variable. */
+export interface RedisOptionsText {
+  readonly redisUrl?: string | undefined;
+  readonly redisCluster?: string | undefined;
+  readonly redisSentinel?: string | undefined;
+  readonly redisSentinelMaster?: string | undefined;
+  readonly redisSentinelMasterPassword?: string | undefined;
+}
+
+type RedisOptionName = keyof RedisOptionsText;
+
+/** Validates the Redis options; every problem is pushed to `errors`, named by `describe`. */
+export function parseRedisStore(
+  text: RedisOptionsText,
+  describe: (name: RedisOptionName) => string,
+  errors: string[],
+): RedisStoreSettings {
+  const { redisUrl } = text;
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    errors.push(
+      `${describe("redisUrl")}: expected redis://HOST:PORT or rediss://HOST:PORT, got "${redisUrl}"`,
+    );
+  }
+  const redisCluster = parseSeeds(text.redisCluster, describe("redisCluster"), errors);
+  const sentinelNodes = parseSeeds(text.redisSentinel, describe("redisSentinel"), errors);
+  const masterName = text.redisSentinelMaster;
+  const masterPassword = text.redisSentinelMasterPassword;
+  if (sentinelNodes !== undefined && masterName === undefined) {
+    errors.push(`${describe("redisSentinel")} needs ${describe("redisSentinelMaster")}`);
+  }
+  if (masterName !== undefined && !/^[^\s]+$/.test(masterName)) {
+    errors.push(`${describe("redisSentinelMaster")}: expected a master name, got "${masterName}"`);
+  }
+  for (const name of ["redisSentinelMaster", "redisSentinelMasterPassword"] as const) {
+    if (sentinelNodes === undefined && text[name] !== undefined) {
+      errors.push(`${describe(name)} needs ${describe("redisSentinel")}`);
+    }
+  }
+  const chosen = (["redisUrl", "redisCluster", "redisSentinel"] as const).filter(
+    (n) => text[n] !== undefined,
+  );
+  if (chosen.length > 1) errors.push(`${chosen.map(describe).join(" and ")} are exclusive: set one`);
+
+  return {
+    redisUrl,
+    redisCluster: redisCluster && Object.freeze(redisCluster),
+    redisSentinel:
+      sentinelNodes === undefined || masterName === undefined
+        ? undefined
+        : Object.freeze({ nodes: Object.freeze(sentinelNodes), masterName, masterPassword }),
+  };
+}
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]@/]+):(\d{1,5})$/;
+const SEED_URL = /^(rediss?):\/\/(?:[^\s@/]*@)?([^\s@/]+)$/i;
+
+/**
+ * A comma-separated list of nodes, each `HOST:PORT` or `redis://[[user]:password@]HOST:PORT`
+ * (`rediss://` for TLS). The first seed's credentials and scheme apply to every node ioredis finds
+ * from the seeds, so TLS is all or nothing: mixing TLS and plaintext seeds is refused.
+ */
+function parseSeeds(text: string | undefined, named: string, errors: string[]): string[] | undefined {
+  if (text === undefined) return undefined;
+  const seeds = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (seeds.length === 0) errors.push(`${named}: expected HOST:PORT,HOST:PORT,...`);
+  const schemes = new Set<string>();
+  for (const seed of seeds) {
+    const url = SEED_URL.exec(seed);
+    const hostPort = HOST_PORT.exec(url?.[2] ?? seed);
+    const port = Number(hostPort?.[2]);
+    if (hostPort === null || !(port >= 1 && port <= 65_535)) {
+      errors.push(`${named}: expected HOST:PORT or redis[s]://[[user]:password@]HOST:PORT, got "${seed}"`);
+    }
+    schemes.add(url?.[1]?.toLowerCase() === "rediss" ? "TLS (rediss://)" : "plaintext");
+  }
+  if (schemes.size > 1) errors.push(`${named}: mixes ${[...schemes].join(" and ")} seeds; use one`);
+  return seeds;
+}
