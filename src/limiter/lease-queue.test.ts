@@ -220,6 +220,26 @@ describe("lease queue timing (injected clock and timers)", () => {
     expect(time.pending()).toBe(0);
   });
 
+  it("passes the caller's deadline to the store call made at once, and to a release", async () => {
+    const { store, queue } = setUp();
+    const seen: (number | undefined)[] = [];
+    const q = queue({
+      acquire: (r, options) => {
+        seen.push(options?.deadlineMs);
+        return store.acquire(r);
+      },
+      release: (k, id, options) => {
+        seen.push(options?.deadlineMs);
+        return store.release(k, id);
+      },
+      onRelease: (listener) => store.onRelease(listener),
+      close: () => store.close(),
+    });
+    await q.acquire(request("a"), { queueTimeoutMs: 0, deadlineMs: 1_700_000_000_750 });
+    await q.release(KEY, "a", { deadlineMs: 1_700_000_000_900 });
+    expect(seen).toEqual([1_700_000_000_750, 1_700_000_000_900]);
+  });
+
   it("settles every waiter as cancelled on close", async () => {
     const { time, queue } = setUp();
     const q = queue();

@@ -1,5 +1,11 @@
 import type { Clock } from "../clock.ts";
-import type { LeaseGrant, LeaseRelease, LeaseRequest, LeaseStore } from "../store/lease-store.ts";
+import type {
+  LeaseCallOptions,
+  LeaseGrant,
+  LeaseRelease,
+  LeaseRequest,
+  LeaseStore,
+} from "../store/lease-store.ts";
 import type { Timers } from "../timers.ts";
 import { joinQueue, type LeaseOutcome, leftQueue, removeWaiter, type Waiter } from "./lease-waiter.ts";
 
@@ -21,13 +27,18 @@ export interface QueueOptions {
   readonly queueTimeoutMs: number;
   /** Aborted when the caller stops waiting (the gRPC call was cancelled). */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The caller's deadline, in ms since the epoch, for the store call made at once (a guarded store
+   * waits no longer). Later calls, made while queued, are bounded by the waiter's own timeout.
+   */
+  readonly deadlineMs?: number | undefined;
 }
 
 export interface LeaseQueue {
   /** Takes a lease, waiting up to the queue timeout for one to free. Rejects with the store's error. */
   acquire(request: LeaseRequest, options: QueueOptions): Promise<LeaseOutcome>;
   /** Gives a lease back and lets this instance's waiters for the set try at once. */
-  release(key: string, leaseId: string): Promise<LeaseRelease>;
+  release(key: string, leaseId: string, options?: LeaseCallOptions): Promise<LeaseRelease>;
   /** Settles every waiter as cancelled and stops listening. */
   close(): void;
 }
@@ -177,7 +188,7 @@ export function createLeaseQueue(options: LeaseQueueOptions): LeaseQueue {
       set.firstTries++;
       let grant: LeaseGrant;
       try {
-        grant = await store.acquire(request);
+        grant = await store.acquire(request, { deadlineMs: queue.deadlineMs });
       } catch (error: unknown) {
         set.firstTries--;
         forgetIfIdle(request.key, set);
@@ -234,8 +245,8 @@ export function createLeaseQueue(options: LeaseQueueOptions): LeaseQueue {
     });
   }
 
-  async function release(key: string, leaseId: string): Promise<LeaseRelease> {
-    const result = await store.release(key, leaseId);
+  async function release(key: string, leaseId: string, options?: LeaseCallOptions): Promise<LeaseRelease> {
+    const result = await store.release(key, leaseId, options);
     // The store notifies every instance, this one included; asking here as well spares the local
     // waiters the pub/sub round trip.
     const set = sets.get(key);

@@ -20,8 +20,8 @@ export function lazyLeaseStore(create: () => LeaseStore): LeaseStore {
     return store;
   };
   return {
-    acquire: (request) => open().acquire(request),
-    release: (key, leaseId) => open().release(key, leaseId),
+    acquire: (request, options) => open().acquire(request, options),
+    release: (key, leaseId, options) => open().release(key, leaseId, options),
     onRelease(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

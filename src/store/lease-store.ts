@@ -40,11 +40,17 @@ export interface LeaseRelease {
   readonly expired: number;
 }
 
+/** Per-call options a guarded store honours (guarded-lease-store.ts); backends ignore them. */
+export interface LeaseCallOptions {
+  /** When the caller stops waiting, in ms since the epoch: the store is not waited on past it. */
+  readonly deadlineMs?: number | undefined;
+}
+
 export interface LeaseStore {
   /** Takes a lease unless `max` unexpired leases are held already. */
-  acquire(request: LeaseRequest): Promise<LeaseGrant>;
+  acquire(request: LeaseRequest, options?: LeaseCallOptions): Promise<LeaseGrant>;
   /** Gives a lease back; unknown ids are a no-op. Tells every instance's `onRelease` listeners. */
-  release(key: string, leaseId: string): Promise<LeaseRelease>;
+  release(key: string, leaseId: string, options?: LeaseCallOptions): Promise<LeaseRelease>;
   /**
    * Calls `listener` with a set's key whenever a lease of it is released or reclaimed on expiry,
    * by this instance or (for a shared store) any other. Delivery is best effort: waiters also
