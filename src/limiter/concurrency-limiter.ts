@@ -1,17 +1,27 @@
 import type { Clock } from "../clock.ts";
 import type { ConcurrencyRule } from "../policy/concurrency-limit.ts";
+import type { FailurePolicy } from "../policy/failure-policy.ts";
 import type { PolicyTable } from "../policy/policy-types.ts";
-import { type ChargeResult, type CounterStore, StoreError } from "../store/counter-store.ts";
-import { leaseKey } from "../store/lease-store.ts";
+import type { ChargeOptions, ChargeResult, CounterStore } from "../store/counter-store.ts";
+import { type LeaseRequest, leaseKey } from "../store/lease-store.ts";
 import { type DecideOptions, decide } from "./decide.ts";
 import { dryRunCharges, refusedRequestCharges } from "./dry-run-charges.ts";
+import { fallbackDecision } from "./fallback-decision.ts";
 import { concurrencyRefusal, type LeaseResult, withLeaseStatuses } from "./lease-decision.ts";
 import { hasLeaseEntries, type LeaseDescriptor, splitLeaseDescriptors } from "./lease-descriptors.ts";
-import type { LeaseChange, LeaseEvent } from "./lease-event.ts";
-import type { LeaseOutcome, LeaseQueue } from "./lease-queue.ts";
+import { type LeaseChange, type LeaseEvent, reportOutcome } from "./lease-event.ts";
+import {
+  askForLease,
+  failurePolicyOf,
+  type LeaseAttempt,
+  type LocalLeases,
+  releaseEverywhere,
+  transientStoreError,
+} from "./lease-fallback.ts";
+import type { LeaseQueue, QueueOptions } from "./lease-queue.ts";
 import type { Decision, RateLimitCall } from "./limiter-types.ts";
 import { type ChargePlan, planCharges } from "./plan-charges.ts";
-import type { CallContext, RateLimiter } from "./rate-limiter.ts";
+import type { CallContext, RateLimiter, StoreFallbackEvent } from "./rate-limiter.ts";
 import type { RequestLimits } from "./request-limits.ts";
 import { validateCall } from "./validate-call.ts";
 
@@ -26,6 +36,15 @@ export interface ConcurrencyLimiterOptions {
   /** Wall-clock ms, as the call's deadline is given. */
   readonly clock: Clock;
   readonly onLeaseEvent?: ((event: LeaseEvent) => void) | undefined;
+  /**
+   * The answer when the lease store fails transiently (lease-fallback.ts); a domain's
+   * `failure_policy` wins. Default `unavailable`: the call fails with the store's error.
+   */
+  readonly failurePolicy?: FailurePolicy | undefined;
+  /** Leases for the `local` failure policy; without them `local` answers as `unavailable`. */
+  readonly local?: LocalLeases | undefined;
+  /** Told of every lease-store failure answered per the failure policy (metrics). */
+  readonly onFallback?: ((event: StoreFallbackEvent) => void) | undefined;
 }
 
 /**
@@ -41,9 +60,12 @@ interface ResolvedLease {
 }
 
 interface TakenLease extends ResolvedLease {
+  /** The rule as enforced: the policy's, or this instance's share of it under `local`. */
   readonly rule: ConcurrencyRule;
   readonly key: string;
   readonly held: number;
+  /** Where the lease is held (the shared queue, or the local one), so it is given back there. */
+  readonly queue: LeaseQueue;
 }
 
 /**
@@ -60,6 +82,12 @@ interface TakenLease extends ResolvedLease {
  *    over-limit cache). Should they refuse now (they filled while the request queued), the leases
  *    are given back; the same happens when the caller went away meanwhile, since Envoy sends no
  *    stream-done release for a call it cancelled.
+ *
+ * When the lease store fails transiently, the domain's failure policy answers the acquire: the
+ * call fails (`unavailable`), is admitted without the lease (`allow`), is refused (`deny`), or takes
+ * the lease from this instance's own memory at its share of `max` (`local`). A release the store
+ * cannot take is skipped under every policy: the lease expires after its ttl, and Envoy does not act
+ * on the answer to the stream-done call anyway.
  */
 export function withConcurrencyLimits(inner: RateLimiter, options: ConcurrencyLimiterOptions): RateLimiter {
   return {
@@ -84,6 +112,13 @@ async function decideWithLeases(
   const results: LeaseResult[] = [];
   const emit = (change: LeaseChange) =>
     options.onLeaseEvent?.({ ...change, domain: call.domain } as LeaseEvent);
+  const policy = failurePolicyOf(table, call.domain, options.failurePolicy);
+  /** Counts a transient lease-store failure as answered per the policy; rethrows any other error. */
+  const storeFailed = (error: unknown): void => {
+    const transient = transientStoreError(error);
+    if (transient === undefined) throw error;
+    options.onFallback?.({ domain: call.domain, policy, error: transient });
+  };
 
   await Promise.all(
     resolved
@@ -93,8 +128,8 @@ async function decideWithLeases(
           results.push({ index: lease.index, rule, state: "unlimited" });
           return;
         }
-        const out = await options.leases.release(key, lease.leaseId);
-        emit({ kind: "freed", ruleId: rule.ruleId, released: out.released ? 1 : 0, expired: out.expired });
+        const out = await releaseEverywhere(options, key, lease.leaseId, context.deadlineMs, storeFailed);
+        emit({ kind: "freed", ruleId: rule.ruleId, released: out.released, expired: out.expired });
         results.push({ index: lease.index, rule, state: "released", held: out.held });
       }),
   );
@@ -118,38 +153,59 @@ async function decideWithLeases(
   if (acquires.length === 0) return answer(await rateDecision(), []);
 
   const plan = planCharges(rateCall, table, options.counterKey);
+  const charge = { deadlineMs: context.deadlineMs };
   if (plan.charges.length > 0) {
-    const check = await askStore(options.store, dryRunCharges(plan.charges));
+    const check = await askStore(options.store, dryRunCharges(plan.charges), charge);
     if (check !== undefined && !check.admitted) {
-      return answer(await refusedDecision(options, plan, true), notAsked(acquires));
+      return answer(await refusedDecision(options, plan, true, charge), notAsked(acquires));
     }
   }
 
   const taken: TakenLease[] = [];
-  const giveBack = () => Promise.all(taken.splice(0).map((t) => release(options, t, emit)));
+  const giveBack = () => Promise.all(taken.splice(0).map((t) => release(t, emit)));
   for (const [n, r] of acquires.entries()) {
     const rule = r.rule as ConcurrencyRule;
     const key = r.key as string;
-    let outcome: LeaseOutcome;
+    const request: LeaseRequest = { key, leaseId: r.lease.leaseId, max: rule.max, ttlMs: rule.leaseTtlMs };
+    // Recomputed for each queue asked: a local retry gets what the shared store's failure left.
+    const queueOptions = (): QueueOptions => ({
+      queueTimeoutMs: queueBudget(rule, startedMs, context, options.clock()),
+      signal: context.signal,
+      deadlineMs: context.deadlineMs,
+    });
+    let attempt: LeaseAttempt;
     try {
-      outcome = await options.leases.acquire(
-        { key, leaseId: r.lease.leaseId, max: rule.max, ttlMs: rule.leaseTtlMs },
-        { queueTimeoutMs: queueBudget(rule, startedMs, context, options.clock()), signal: context.signal },
-      );
+      attempt = await askForLease(options, request, rule, queueOptions, { policy, storeFailed });
     } catch (error: unknown) {
       await giveBack();
       throw error;
     }
-    report(outcome, rule, emit);
+    if (attempt.kind === "allow") {
+      results.push({ index: r.lease.index, rule, state: "unleased" });
+      continue;
+    }
+    if (attempt.kind === "deny") {
+      const given = notAsked(taken);
+      await giveBack();
+      // Like the counters' `deny`: OVER_LIMIT without headers. The rate windows were not what
+      // failed, so their statuses stay OK; nothing is counted.
+      const denied: LeaseResult = { index: r.lease.index, rule, state: "denied" };
+      return {
+        ...answer(fallbackDecision(plan, "allow"), [...given, denied, ...notAsked(acquires.slice(n + 1))]),
+        code: "OVER_LIMIT",
+      };
+    }
+    const { outcome, rule: enforced, queue } = attempt;
+    reportOutcome(outcome, enforced, emit);
     if (!outcome.granted) {
       const given = notAsked(taken);
       await giveBack();
-      const rate = await refusedDecision(options, plan, false);
-      const refused: LeaseResult = { index: r.lease.index, rule, state: "refused" };
+      const rate = await refusedDecision(options, plan, false, charge);
+      const refused: LeaseResult = { index: r.lease.index, rule: enforced, state: "refused" };
       const decision = answer(rate, [...given, refused, ...notAsked(acquires.slice(n + 1))]);
-      return concurrencyRefusal(decision, rule, options.decideOptions.headerStyle);
+      return concurrencyRefusal(decision, enforced, options.decideOptions.headerStyle);
     }
-    taken.push({ ...r, rule, key, held: outcome.held });
+    taken.push({ ...r, rule: enforced, key, held: outcome.held, queue });
   }
 
   let decision: Decision;
@@ -201,10 +257,13 @@ async function refusedDecision(
   options: ConcurrencyLimiterOptions,
   plan: ChargePlan,
   strict: boolean,
+  charge: ChargeOptions,
 ): Promise<Decision> {
   if (plan.charges.length === 0) return decide(plan, undefined, options.decideOptions);
   const charges = refusedRequestCharges(plan.charges);
-  const result = strict ? await options.store.charge(charges) : await askStore(options.store, charges);
+  const result = strict
+    ? await options.store.charge(charges, charge)
+    : await askStore(options.store, charges, charge);
   return decide(plan, result && { ...result, admitted: false }, options.decideOptions);
 }
 
@@ -212,38 +271,22 @@ async function refusedDecision(
 async function askStore(
   store: CounterStore,
   charges: ChargePlan["charges"],
+  charge: ChargeOptions,
 ): Promise<ChargeResult | undefined> {
   try {
-    return await store.charge(charges);
+    return await store.charge(charges, charge);
   } catch (error: unknown) {
-    if (error instanceof StoreError && error.transient) return undefined;
+    if (transientStoreError(error) !== undefined) return undefined;
     throw error;
   }
 }
 
-async function release(
-  options: ConcurrencyLimiterOptions,
-  lease: TakenLease,
-  emit: (change: LeaseChange) => void,
-) {
+/** Gives a taken lease back where it was taken; a failure is ignored, the lease expires after its ttl. */
+async function release(lease: TakenLease, emit: (change: LeaseChange) => void) {
   try {
-    const out = await options.leases.release(lease.key, lease.lease.leaseId);
+    const out = await lease.queue.release(lease.key, lease.lease.leaseId);
     emit({ kind: "freed", ruleId: lease.rule.ruleId, released: out.released ? 1 : 0, expired: out.expired });
   } catch {
     // The lease expires after its ttl; a failing store cannot be asked to do better.
   }
-}
-
-function report(outcome: LeaseOutcome, rule: ConcurrencyRule, emit: (change: LeaseChange) => void): void {
-  if (outcome.expired > 0)
-    emit({ kind: "freed", ruleId: rule.ruleId, released: 0, expired: outcome.expired });
-  const timing = { queued: outcome.queued, waitedMs: outcome.waitedMs };
-  if (outcome.granted) emit({ kind: "taken", ruleId: rule.ruleId, ...timing });
-  else
-    emit({
-      kind: "refused",
-      ruleId: rule.ruleId,
-      reason: outcome.reason === "cancelled" ? "cancelled" : "timeout",
-      ...timing,
-    });
 }

@@ -6,8 +6,12 @@ import type { Decision, DescriptorStatus, Header, HeaderStyle, RuleOutcome } fro
 export interface LeaseResult {
   readonly index: number;
   readonly rule: ConcurrencyRule | undefined;
-  /** `taken`/`refused` for acquires; `released` for releases; `unlimited` when no concurrency matched. */
-  readonly state: "taken" | "refused" | "not_asked" | "released" | "unlimited";
+  /**
+   * `taken`/`refused` for acquires; `released` for releases; `unlimited` when no concurrency matched;
+   * `unleased`/`denied` when the lease store failed and the failure policy (`allow`/`deny`) answered:
+   * those are no decision of the limit, so they add no rule outcome to the metrics.
+   */
+  readonly state: "taken" | "refused" | "not_asked" | "released" | "unlimited" | "unleased" | "denied";
   /** Leases held in the set after the call, when the store was asked. */
   readonly held?: number | undefined;
 }
@@ -78,11 +82,7 @@ export function concurrencyRefusal(
 
 function leaseStatus(lease: LeaseResult): DescriptorStatus {
   const rule = lease.rule;
-  if (rule === undefined || lease.held === undefined) {
-    return { code: lease.state === "refused" ? "OVER_LIMIT" : "OK", limitRemaining: 0 };
-  }
-  return {
-    code: lease.state === "refused" ? "OVER_LIMIT" : "OK",
-    limitRemaining: Math.max(0, rule.max - lease.held),
-  };
+  const code = lease.state === "refused" || lease.state === "denied" ? "OVER_LIMIT" : "OK";
+  if (rule === undefined || lease.held === undefined) return { code, limitRemaining: 0 };
+  return { code, limitRemaining: Math.max(0, rule.max - lease.held) };
 }

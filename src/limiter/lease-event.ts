@@ -1,3 +1,6 @@
+import type { ConcurrencyRule } from "../policy/concurrency-limit.ts";
+import type { LeaseOutcome } from "./lease-queue.ts";
+
 /**
  * What the concurrency limiter reports about leases, for metrics. Rule ids come from the policy
  * (a concurrency limit's `name` or key path), never from request values.
@@ -42,3 +45,22 @@ export type LeaseChange = LeaseEvent extends infer E
     ? Omit<E, "domain">
     : never
   : never;
+
+/** The events of one lease request's outcome: leases it found expired, then taken or refused. */
+export function reportOutcome(
+  outcome: LeaseOutcome,
+  rule: ConcurrencyRule,
+  emit: (change: LeaseChange) => void,
+): void {
+  if (outcome.expired > 0)
+    emit({ kind: "freed", ruleId: rule.ruleId, released: 0, expired: outcome.expired });
+  const timing = { queued: outcome.queued, waitedMs: outcome.waitedMs };
+  if (outcome.granted) emit({ kind: "taken", ruleId: rule.ruleId, ...timing });
+  else
+    emit({
+      kind: "refused",
+      ruleId: rule.ruleId,
+      reason: outcome.reason === "cancelled" ? "cancelled" : "timeout",
+      ...timing,
+    });
+}
