@@ -11,8 +11,12 @@ import { counterKey } from "../store/counter-key.ts";
 import type { CounterStore } from "../store/counter-store.ts";
 import type { CounterStoreSettings } from "../store/create-counter-store.ts";
 import { createLeaseStore } from "../store/create-lease-store.ts";
+import { guardLeaseStore } from "../store/guarded-lease-store.ts";
 import { lazyLeaseStore } from "../store/lazy-lease-store.ts";
+import type { LeaseStore } from "../store/lease-store.ts";
+import { MemoryLeaseStore } from "../store/memory-lease-store.ts";
 import { systemTimers } from "../timers.ts";
+import type { StoreFallbackOptions } from "./store-fallback-options.ts";
 
 /**
  * Longest a queued request goes without asking Redis again, in ms. Release notices arrive by
@@ -23,7 +27,10 @@ export const LEASE_RETRY_INTERVAL_MS = 100;
 
 export interface ConcurrencyLimitsOptions {
   readonly storeSettings: CounterStoreSettings;
-  readonly commandTimeoutMs: number;
+  /** `--store-timeout-ms`: the longest wait for one lease script call, as for a charge. */
+  readonly storeTimeoutMs: number;
+  /** The counters' failure policy, expected instances and fallback metric, which leases follow too. */
+  readonly fallback: StoreFallbackOptions;
   readonly policy: () => PolicyTable;
   /** The counter store the rate limiter charges (guarded, instrumented). */
   readonly store: CounterStore;
@@ -44,26 +51,36 @@ export function addConcurrencyLimits(
   inner: RateLimiter,
   options: ConcurrencyLimitsOptions,
 ): ConcurrencyLimits {
-  const { metrics, logger } = options;
+  const { metrics, logger, fallback } = options;
   let failing = false;
   // Connected on the first call that carries a lease entry, not at start.
-  const leaseStore = lazyLeaseStore(() =>
-    createLeaseStore(options.storeSettings, systemClock, {
-      commandTimeoutMs: options.commandTimeoutMs,
+  const leaseStore = lazyLeaseStore(() => {
+    const store = createLeaseStore(options.storeSettings, systemClock, {
+      // A backstop behind the guard's own timeout, as for the counters.
+      commandTimeoutMs: 2 * options.storeTimeoutMs,
       // Connection trouble is reported by the counter store already; one line per episode here.
       onStateChange(up) {
         if (!up && !failing) logger.warn("lease store connection lost");
         else if (up && failing) logger.info("lease store connection back");
         failing = !up;
       },
-    }),
-  );
-  const leases = createLeaseQueue({
-    store: leaseStore,
-    clock: systemClock,
-    timers: systemTimers,
-    retryIntervalMs: LEASE_RETRY_INTERVAL_MS,
+    });
+    // The memory store cannot be unreachable; a timer per call would only cost.
+    if (store instanceof MemoryLeaseStore) return store;
+    return guardLeaseStore(store, { timeoutMs: options.storeTimeoutMs, clock: systemClock });
   });
+  const queueOver = (store: LeaseStore) =>
+    createLeaseQueue({
+      store,
+      clock: systemClock,
+      timers: systemTimers,
+      retryIntervalMs: LEASE_RETRY_INTERVAL_MS,
+    });
+  const leases = queueOver(leaseStore);
+  // The `local` failure policy's leases: this process's own, created whatever the service's
+  // policy (a domain's file may ask for `local`), costing nothing until used.
+  const localStore = new MemoryLeaseStore({ clock: systemClock });
+  const local = { leases: queueOver(localStore), expectedInstances: fallback.local.expectedInstances };
   const limiter = withConcurrencyLimits(inner, {
     policy: options.policy,
     store: options.store,
@@ -73,12 +90,16 @@ export function addConcurrencyLimits(
     leases,
     clock: systemClock,
     onLeaseEvent: (event) => metrics.recordLeaseEvent(event),
+    failurePolicy: fallback.failurePolicy,
+    local,
+    onFallback: fallback.onFallback,
   });
   return {
     limiter,
     async close() {
       leases.close();
-      await leaseStore.close();
+      local.leases.close();
+      await Promise.all([leaseStore.close(), localStore.close()]);
     },
   };
 }

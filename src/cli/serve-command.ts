@@ -106,7 +106,8 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   // Calls carrying lease entries also take concurrency leases, kept where the counters are.
   const concurrency = addConcurrencyLimits(limiter, {
     storeSettings: storeSettings(settings, redisCa.ca),
-    commandTimeoutMs: 2 * settings.storeTimeoutMs,
+    storeTimeoutMs: settings.storeTimeoutMs,
+    fallback,
     policy,
     store,
     decideOptions: { headerStyle: settings.headerStyle, upstreamHeaders: settings.upstreamHeaders },
@@ -129,11 +130,18 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
         metrics,
         state: { policyLoaded: livePolicy.loaded, accepting: () => accepting },
       });
+  let serving: boolean | undefined;
   const health = watchStoreHealth(store, {
     onChange(up) {
       metrics.setStoreUp(up);
-      grpc.setServing(canAnswer(up, settings.failurePolicy) && accepting);
       logger.info({ storeUp: up }, up ? "counter store answers" : "counter store unreachable");
+    },
+    // At every ping, not only on changes: a reloaded policy can change which domains still answer.
+    onCheck(up) {
+      const next = canAnswer(up, policy(), settings.failurePolicy) && accepting;
+      if (next === serving) return;
+      serving = next;
+      grpc.setServing(next);
     },
   });
 
