@@ -18,6 +18,8 @@ describe("failure policies with Redis down", () => {
   let redis: RedisServer;
   let strict: SluiceProcess;
   let lenient: SluiceProcess;
+  /** Only the domain that follows the service's `unavailable`: nothing it could answer without Redis. */
+  let onlyDefault: SluiceProcess;
   let strictClient: RlsClient;
   let lenientClient: RlsClient;
 
@@ -33,6 +35,7 @@ describe("failure policies with Redis down", () => {
       "--failure-policy",
       "allow",
     ]);
+    onlyDefault = await startSluice(["--policy", `${POLICIES}/default.yaml`, "--redis-url", redis.url]);
     strictClient = createRlsClient(strict.grpcAddress);
     lenientClient = createRlsClient(lenient.grpcAddress);
   });
@@ -42,6 +45,7 @@ describe("failure policies with Redis down", () => {
     lenientClient?.close();
     await strict?.stop();
     await lenient?.stop();
+    await onlyDefault?.stop();
     await redis?.stop();
   });
 
@@ -50,6 +54,7 @@ describe("failure policies with Redis down", () => {
       expect(await outcome(strictClient, call(domain, "user", "up"))).toBe("OK+headers");
     }
     await expect.poll(() => checkHealth(strict.grpcAddress, "")).toBe("SERVING");
+    await expect.poll(() => checkHealth(onlyDefault.grpcAddress, "")).toBe("SERVING");
   });
 
   it("answers each domain per its failure policy once Redis is gone, and the process keeps running", async () => {
@@ -67,8 +72,19 @@ describe("failure policies with Redis down", () => {
     expect(await outcome(lenientClient, call("rel-default", "user", "down"))).toBe("OK");
     expect(await outcome(lenientClient, call("rel-deny", "user", "down"))).toBe("OVER_LIMIT");
 
-    // Health follows "can answer per policy": NOT_SERVING only where the default is unavailable.
-    await expect.poll(() => checkHealth(strict.grpcAddress, ""), { timeout: 5_000 }).toBe("NOT_SERVING");
+    // Health follows "can answer per policy": NOT_SERVING only where no domain answers without the
+    // store. `strict` defaults to unavailable but rel-allow, rel-deny and rel-local still answer.
+    await expect.poll(() => checkHealth(onlyDefault.grpcAddress, ""), { timeout: 5_000 }).toBe("NOT_SERVING");
+    // Once `strict` has seen the store down too, it still serves.
+    await expect
+      .poll(
+        async () => (await (await fetch(`${strict.adminUrl}/metrics`)).text()).includes("sluice_store_up 0"),
+        {
+          timeout: 5_000,
+        },
+      )
+      .toBe(true);
+    expect(await checkHealth(strict.grpcAddress, "")).toBe("SERVING");
     expect(await checkHealth(lenient.grpcAddress, "")).toBe("SERVING");
 
     const metrics = await (await fetch(`${strict.adminUrl}/metrics`)).text();
@@ -86,7 +102,7 @@ describe("failure policies with Redis down", () => {
       })
       .toBe("OK+headers");
     expect(await outcome(strictClient, call("rel-deny", "user", "back"))).toBe("OK+headers");
-    await expect.poll(() => checkHealth(strict.grpcAddress, ""), { timeout: 5_000 }).toBe("SERVING");
+    await expect.poll(() => checkHealth(onlyDefault.grpcAddress, ""), { timeout: 5_000 }).toBe("SERVING");
     // Real counters again: the strict limit is 4 for the whole cluster, not the local share of 2.
     const codes = [];
     for (let i = 0; i < 5; i++) codes.push(await outcome(strictClient, call("rel-local", "strict", "back")));
