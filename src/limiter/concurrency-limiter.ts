@@ -264,7 +264,9 @@ async function refusedDecision(
   const result = strict
     ? await options.store.charge(charges, charge)
     : await askStore(options.store, charges, charge);
-  return decide(plan, result && { ...result, admitted: false }, options.decideOptions);
+  // No counts to report: statuses without figures (the caller supplies the refusal's code).
+  if (result === undefined) return fallbackDecision(plan, "allow");
+  return decide(plan, { ...result, admitted: false }, options.decideOptions);
 }
 
 /** A store call whose answer is advisory: a transient failure answers undefined instead of throwing. */

@@ -83,16 +83,18 @@ afterEach(async () => {
 /** The shared lease store's state: `down` fails every call transiently, `broken` with an error reply. */
 type StoreState = "up" | "down" | "broken";
 
+const connectionClosed = () => new StoreError("redis: Connection is closed.", { transient: true });
+
 function setUp(options: { expectedInstances?: number; failurePolicy?: FailurePolicy } = {}) {
   // On a minute boundary, so the sliding minute starts empty and stays put while the tests wait.
   const time = fakeTime(1_700_006_400_000);
   const counters = new MemoryCounterStore({ clock: time.clock });
   const shared = new MemoryLeaseStore({ clock: time.clock });
   const localStore = new MemoryLeaseStore({ clock: time.clock });
-  const state: { store: StoreState } = { store: "up" };
+  // `counters` covers only the checks the lease path makes itself (dry run, refusal figures).
+  const state: { store: StoreState; counters: "up" | "down" } = { store: "up", counters: "up" };
   const failing = <T>(call: () => Promise<T>): Promise<T> => {
-    if (state.store === "down")
-      return Promise.reject(new StoreError("redis: Connection is closed.", { transient: true }));
+    if (state.store === "down") return Promise.reject(connectionClosed());
     if (state.store === "broken")
       return Promise.reject(new StoreError("redis: ERR script error", { transient: false }));
     return call();
@@ -121,7 +123,12 @@ function setUp(options: { expectedInstances?: number; failurePolicy?: FailurePol
   const fallbacks: Omit<StoreFallbackEvent, "error">[] = [];
   const limiter = withConcurrencyLimits(inner, {
     policy: () => policy,
-    store: counters,
+    store: {
+      charge: (charges) =>
+        state.counters === "down" ? Promise.reject(connectionClosed()) : counters.charge(charges),
+      ping: () => counters.ping(),
+      close: () => counters.close(),
+    },
     counterKey,
     decideOptions,
     leases,
@@ -239,6 +246,19 @@ describe("a lease store that fails transiently, answered per the failure policy"
     expect(released.code).toBe("OK");
     expect(events.at(-1)).toMatchObject({ kind: "freed", released: 1 });
     expect((await limiter.shouldRateLimit(start("local", "r3"))).code).toBe("OK");
+  });
+
+  it("local: refuses for concurrency without the rate figures when the counters fail too", async () => {
+    const { time, limiter, state } = setUp({ expectedInstances: 2 });
+    state.store = "down";
+    expect((await limiter.shouldRateLimit(start("local", "r1"))).code).toBe("OK");
+    state.counters = "down";
+    const second = limiter.shouldRateLimit(start("local", "r2"));
+    await time.advance(200);
+    const refused = await second;
+    expect(refused.code).toBe("OVER_LIMIT");
+    expect(body(refused)).toMatchObject({ error: "concurrency_limited", limit_value: 1 });
+    expect(refused.statuses[0]).toEqual({ code: "OK", limitRemaining: 0 });
   });
 
   it("local: a request queued in the shared store when it fails waits on locally for the time left", async () => {
