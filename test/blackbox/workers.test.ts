@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isRunning } from "../support/process.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
 import { runSluice, type SluiceProcess, startSluice } from "../support/sluice-process.ts";
@@ -14,15 +15,6 @@ async function metric(adminUrl: string, series: string): Promise<number> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("serve --workers 2 on Redis", () => {
@@ -88,7 +80,7 @@ describe("serve --workers 2 on Redis", () => {
   it("stops every worker on SIGTERM and exits 0", async () => {
     const workers = await childPids(sluice.pid);
     expect(await sluice.stop(20_000)).toBe(0);
-    expect(workers.filter(alive)).toEqual([]);
+    expect(workers.filter(isRunning)).toEqual([]);
   });
 });
 
@@ -97,7 +89,7 @@ describe("serve --workers on the memory store", () => {
     const result = await runSluice(["serve", "--policy", "deploy/policies", "--workers", "2"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(
-      "--workers (SLUICE_WORKERS): 2 workers need --redis-url or --redis-cluster",
+      "--workers (SLUICE_WORKERS): 2 workers need --redis-url, --redis-cluster or --redis-sentinel",
     );
   });
 });

@@ -4,6 +4,7 @@ import { loadPolicies } from "../../src/policy/load-policies.ts";
 import { clusterSlot } from "../../src/store/cluster-slot.ts";
 import { counterKey } from "../../src/store/counter-key.ts";
 import { slotsOf } from "../support/cluster-admin.ts";
+import { isRunning } from "../support/process.ts";
 import {
   type RedisClusterServers,
   type RedisServer,
@@ -102,15 +103,6 @@ function signal(pid: number, name: NodeJS.Signals): void {
     process.kill(pid, name);
   } catch {
     // Already exited.
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
