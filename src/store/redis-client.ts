@@ -57,9 +57,13 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
       sentinelRetryStrategy: retryDelayMs,
       // A sentinel that accepts the connection but does not answer must not hold up the next one.
       sentinelCommandTimeout: common.connectTimeout,
-      // A master demoted while we stay connected (a manual or partition failover) refuses writes
-      // with READONLY: reconnect, which asks the sentinels for the new master. The refused charge
-      // is not resent (true, not 2); it fails as transient, like any call caught by a failover.
+      // A failover with the old master still up (asked for, or a partition) does not close our
+      // connection: the old master keeps accepting charges until the sentinels demote it, seconds
+      // later, and those are lost. Listening for +switch-master on the sentinels drops it at once.
+      failoverDetector: true,
+      // Should a demoted master still be asked, it refuses writes with READONLY: reconnect, which
+      // asks the sentinels again. The refused charge is not resent (true, not 2); it fails as
+      // transient, like any call caught by a failover.
       reconnectOnError: (error) => error.message.startsWith("READONLY"),
     });
   }

@@ -25,11 +25,31 @@ export interface StartRedisOptions {
   readonly password?: string;
 }
 
+/** PEM files for a server that speaks only TLS (`port 0`, `tls-port`); clients are not asked for certificates. */
+export interface RedisTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
 export interface RedisClusterServers {
   /** `127.0.0.1:<port>` of each master. */
   readonly nodes: string[];
   readonly servers: RedisServer[];
   stop(): Promise<void>;
+}
+
+/** How to start one redis-server (or sentinel) process; see launchRedis. */
+export interface LaunchOptions {
+  /** The port clients use: the TLS port when `tls` is set. */
+  readonly port: number;
+  /** Arguments after the defaults (later ones win). */
+  readonly extra?: readonly string[];
+  /** The `requirepass`, for the readiness probe (set it in `extra` or the config file). */
+  readonly password?: string;
+  readonly tls?: RedisTlsFiles;
+  /** Writes a config file into the server's temp directory; its path goes first (`sentinel.conf --sentinel`). */
+  readonly configFile?: (dir: string) => Promise<string>;
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -48,13 +68,16 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     const port = options.port ?? (await freePort());
     const extra = options.password === undefined ? [] : ["--requirepass", options.password];
     const auth = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}@`;
-    const server = await launch(port, extra, options.password);
+    const server = await launchRedis({ port, extra, password: options.password });
     return { ...server, url: `redis://${auth}127.0.0.1:${port}` };
   }, options.port === undefined);
 }
 
-/** Three masters, no replicas, all 16384 slots assigned, `cluster_state:ok` on every node. */
-export async function startRedisCluster(): Promise<RedisClusterServers> {
+/**
+ * Three masters, no replicas, all 16384 slots assigned, `cluster_state:ok` on every node. With
+ * `tls`, every node (and the cluster bus) speaks only TLS; `nodes` are then still `127.0.0.1:<port>`.
+ */
+export async function startRedisCluster(tls?: RedisTlsFiles): Promise<RedisClusterServers> {
   const servers: RedisServer[] = [];
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop()));
@@ -66,15 +89,19 @@ export async function startRedisCluster(): Promise<RedisClusterServers> {
           const port = await freePort();
           // cluster-port (Redis 7) pins the bus port; the default port+10000 may be taken or > 65535.
           const busPort = await freePort();
-          return launch(port, ["--cluster-enabled", "yes", "--cluster-port", String(busPort)]);
+          const extra = ["--cluster-enabled", "yes", "--cluster-port", String(busPort)];
+          return launchRedis({ port, tls, extra: tls ? [...extra, "--tls-cluster", "yes"] : extra });
         }, true),
       );
     }
     const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
-    await redisCli(["--cluster", "create", ...nodes, "--cluster-replicas", "0", "--cluster-yes"], 30_000);
+    const create = ["--cluster", "create", ...nodes, "--cluster-replicas", "0", "--cluster-yes"];
+    await redisCli([...cliTls(tls), ...create], 30_000);
     for (const server of servers) {
       await until(async () => {
-        const info = await redisCli(["-p", String(server.port), "cluster", "info"]).catch(() => "");
+        const info = await redisCli([...cliTls(tls), "-p", String(server.port), "cluster", "info"]).catch(
+          () => "",
+        );
         return info.includes("cluster_state:ok") && info.includes("cluster_known_nodes:3");
       }, `cluster_state:ok on port ${server.port}`);
     }
@@ -85,16 +112,28 @@ export async function startRedisCluster(): Promise<RedisClusterServers> {
   }
 }
 
-type Launched = Omit<RedisServer, "url"> & { url: string };
-
-async function launch(port: number, extra: string[], password?: string): Promise<Launched> {
+/**
+ * Starts one process on loopback with its data (and config file) in a temp directory and waits
+ * until it answers PING; `stop` ends it by its PID and removes the directory.
+ */
+export async function launchRedis(options: LaunchOptions): Promise<RedisServer> {
+  const { port, tls, password } = options;
   const dir = await mkdtemp(join(tmpdir(), "sluice-redis-"));
+  const config = options.configFile ? [await options.configFile(dir), "--sentinel"] : [];
+  const listen = tls
+    ? [
+        ...["--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.certFile],
+        ...["--tls-key-file", tls.keyFile, "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", "no"],
+      ]
+    : ["--port", String(port)];
   const child = spawn(
     "redis-server",
     [
-      ...["--port", String(port), "--bind", "127.0.0.1", "--dir", dir],
+      ...config,
+      ...listen,
+      ...["--bind", "127.0.0.1", "--dir", dir],
       ...["--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no"],
-      ...extra,
+      ...(options.extra ?? []),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -129,18 +168,18 @@ async function launch(port: number, extra: string[], password?: string): Promise
     const auth = password === undefined ? [] : ["-a", password, "--no-auth-warning"];
     await until(async () => {
       if (child.exitCode !== null) throw new Error(`redis-server exited on port ${port}: ${output}`);
-      const pong = await redisCli([...auth, "-p", String(port), "ping"]).catch(() => "");
+      const pong = await redisCli([...cliTls(tls), ...auth, "-p", String(port), "ping"]).catch(() => "");
       return pong.trim() === "PONG";
     }, `redis-server on port ${port}`);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { port, pid, url: `redis://127.0.0.1:${port}`, stop };
+  return { port, pid, url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`, stop };
 }
 
 /** Retries a start whose port was taken between freePort() and the server's bind. */
-async function startWithRetry<T>(start: () => Promise<T>, retry: boolean): Promise<T> {
+export async function startWithRetry<T>(start: () => Promise<T>, retry: boolean): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await start();
@@ -151,7 +190,13 @@ async function startWithRetry<T>(start: () => Promise<T>, retry: boolean): Promi
   }
 }
 
-function redisCli(args: string[], timeoutMs = 5_000): Promise<string> {
+/** redis-cli's arguments to reach a TLS-only server (none for plaintext). */
+export function cliTls(tls: RedisTlsFiles | undefined): string[] {
+  return tls ? ["--tls", "--cacert", tls.caFile] : [];
+}
+
+/** One redis-cli command on 127.0.0.1 (pass `-p`); resolves to its output. */
+export function redisCli(args: string[], timeoutMs = 5_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile("redis-cli", ["-h", "127.0.0.1", ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
       if (error) reject(new Error(`redis-cli ${args.join(" ")}: ${error.message} ${stderr}`));
@@ -160,9 +205,13 @@ function redisCli(args: string[], timeoutMs = 5_000): Promise<string> {
   });
 }
 
-/** Polls `check` every POLL_MS until it is true; fails after READY_TIMEOUT_MS. */
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+/** Polls `check` every POLL_MS until it is true; fails after `timeoutMs`. */
+export async function until(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = READY_TIMEOUT_MS,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
