@@ -107,9 +107,9 @@ const rateOnly = (plan = "pro"): RateLimitCall => ({
   descriptors: [{ entries: tenantPlan(plan) }],
 });
 
-function track(promise: Promise<Decision>) {
+function track(decided: Decision | Promise<Decision>) {
   const state: { decision?: Decision } = {};
-  void promise.then((decision) => {
+  void Promise.resolve(decided).then((decision) => {
     state.decision = decision;
   });
   return state;

@@ -144,7 +144,7 @@ async function decideWithLeases(
   const rateDecision = (): Promise<Decision> =>
     rateCall.descriptors.length === 0
       ? Promise.resolve(decide({ descriptors: [], charges: [] }, undefined, options.decideOptions))
-      : inner.shouldRateLimit(rateCall, context);
+      : Promise.resolve(inner.shouldRateLimit(rateCall, context));
   const answer = (decision: Decision, leases: readonly LeaseResult[]) =>
     withLeaseStatuses(call.descriptors.length, split, decision, [...results, ...leases]);
   const notAsked = (leases: readonly ResolvedLease[]): LeaseResult[] =>

@@ -6,7 +6,7 @@ import { answerWithoutStore, type LocalFallback } from "./answer-without-store.t
 import { decide } from "./decide.ts";
 import type { Decision, HeaderStyle, RateLimitCall } from "./limiter-types.ts";
 import type { OverLimitCache } from "./over-limit-cache.ts";
-import { planCharges } from "./plan-charges.ts";
+import { type ChargePlan, planCharges } from "./plan-charges.ts";
 import type { RequestLimits } from "./request-limits.ts";
 import { validateCall } from "./validate-call.ts";
 
@@ -49,36 +49,59 @@ export interface RateLimiter {
    * Decides one ShouldRateLimit call. Rejects with InvalidRequestError for a malformed call and
    * lets the store's StoreError through, for the edge to map to INVALID_ARGUMENT and UNAVAILABLE,
    * unless the failure policy answers a transient store failure.
+   *
+   * The decision comes back as a plain value when nothing had to be waited for (the memory store,
+   * an over-limit cache hit, a call that charges nothing), so the edge can answer in the same turn
+   * of the event loop; a promise otherwise. Errors always come as a rejected promise, never thrown.
    */
-  shouldRateLimit(call: RateLimitCall, context?: CallContext): Promise<Decision>;
+  shouldRateLimit(call: RateLimitCall, context?: CallContext): Decision | Promise<Decision>;
 }
 
 /** The limiter core: validate, plan against a policy snapshot, charge once, decide. Knows no gRPC. */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const { store, counterKey } = options;
   const decideOptions = { headerStyle: options.headerStyle, upstreamHeaders: options.upstreamHeaders };
+
+  const decideCharged = (plan: ChargePlan, result: ChargeResult): Decision => {
+    if (!result.admitted)
+      options.overLimitCache?.cache.remember(plan, result, options.overLimitCache.clock());
+    return decide(plan, result, decideOptions);
+  };
+
+  const answerFailure = (
+    call: RateLimitCall,
+    table: PolicyTable,
+    plan: ChargePlan,
+    error: unknown,
+  ): Promise<Decision> => {
+    if (!(error instanceof StoreError) || !error.transient) return Promise.reject(error);
+    const policy = table.domains.get(call.domain)?.failurePolicy ?? options.failurePolicy ?? "unavailable";
+    options.onFallback?.({ domain: call.domain, policy, error });
+    return answerWithoutStore(policy, plan, error, { local: options.local, decideOptions });
+  };
+
   return {
-    async shouldRateLimit(call, context = {}) {
-      validateCall(call, options.limits);
-      const table = options.policy();
-      const plan = planCharges(call, table, counterKey);
-      // Nothing limited: no round trip to the store, which may be remote.
-      if (plan.charges.length === 0) return decide(plan, undefined, decideOptions);
-      const known = options.overLimitCache?.cache.lookup(plan, options.overLimitCache.clock());
-      if (known !== undefined) return decide(plan, known, decideOptions);
-      let result: ChargeResult;
+    shouldRateLimit(call, context = {}) {
+      let table: PolicyTable;
+      let plan: ChargePlan;
+      let charged: ChargeResult | Promise<ChargeResult>;
       try {
-        result = await store.charge(plan.charges, { deadlineMs: context.deadlineMs });
+        validateCall(call, options.limits);
+        table = options.policy();
+        plan = planCharges(call, table, counterKey);
+        // Nothing limited: no round trip to the store, which may be remote.
+        if (plan.charges.length === 0) return decide(plan, undefined, decideOptions);
+        const known = options.overLimitCache?.cache.lookup(plan, options.overLimitCache.clock());
+        if (known !== undefined) return decide(plan, known, decideOptions);
+        charged = store.charge(plan.charges, { deadlineMs: context.deadlineMs });
+        if (!(charged instanceof Promise)) return decideCharged(plan, charged);
       } catch (error: unknown) {
-        if (!(error instanceof StoreError) || !error.transient) throw error;
-        const policy =
-          table.domains.get(call.domain)?.failurePolicy ?? options.failurePolicy ?? "unavailable";
-        options.onFallback?.({ domain: call.domain, policy, error });
-        return answerWithoutStore(policy, plan, error, { local: options.local, decideOptions });
+        return Promise.reject(error);
       }
-      if (!result.admitted)
-        options.overLimitCache?.cache.remember(plan, result, options.overLimitCache.clock());
-      return decide(plan, result, decideOptions);
+      return charged.then(
+        (result) => decideCharged(plan, result),
+        (error: unknown) => answerFailure(call, table, plan, error),
+      );
     },
   };
 }

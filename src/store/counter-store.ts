@@ -68,8 +68,14 @@ export interface CounterStore {
    * `countRejected` add it. Atomic for one descriptor; across descriptors atomic where the backend
    * allows (memory, single Redis; Redis Cluster per hash slot).
    * Rejects with a StoreError when the backend fails.
+   *
+   * A store that needs no I/O (the memory store) answers with the result itself, so a call can be
+   * decided and answered in one turn of the event loop; a remote store answers with a promise.
    */
-  charge(descriptors: readonly DescriptorCharge[], options?: ChargeOptions): Promise<ChargeResult>;
+  charge(
+    descriptors: readonly DescriptorCharge[],
+    options?: ChargeOptions,
+  ): ChargeResult | Promise<ChargeResult>;
   /** Resolves when the backend answers; used by health checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -46,6 +46,8 @@ export interface GuardedCounterStoreOptions {
 }
 
 export interface GuardedCounterStore extends CounterStore {
+  /** Always a promise: the store behind a guard is a remote one. */
+  charge(descriptors: readonly DescriptorCharge[], options?: ChargeOptions): Promise<ChargeResult>;
   /** Partitions whose circuit is not closed (for the metrics gauge). */
   openCircuits(): number;
 }
@@ -124,7 +126,7 @@ export function guardCounterStore(
       inFlight++;
       // Outcomes are recorded when the store settles, not when this call stops waiting: the store's
       // own command timeout equals `timeoutMs`, so a slow store is still seen as failing.
-      const pending = store.charge(descriptors, callOptions).then(
+      const pending = Promise.resolve(store.charge(descriptors, callOptions)).then(
         (result) => {
           for (const b of taken) b.recordSuccess();
           return result;

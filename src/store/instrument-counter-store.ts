@@ -1,4 +1,4 @@
-import type { CounterStore } from "./counter-store.ts";
+import type { ChargeResult, CounterStore } from "./counter-store.ts";
 
 /** What an instrumented store reports; the composition root turns it into metrics and logs. */
 export interface CounterStoreObserver {
@@ -20,16 +20,30 @@ export function instrumentCounterStore(
   now: MonotonicClock = () => performance.now(),
 ): CounterStore {
   return {
-    async charge(descriptors) {
+    charge(descriptors) {
       const started = now();
+      const settled = (error: unknown) => observer.chargeSettled((now() - started) / 1000, error);
+      let charged: ChargeResult | Promise<ChargeResult>;
       try {
-        const result = await store.charge(descriptors);
-        observer.chargeSettled((now() - started) / 1000, undefined);
-        return result;
+        charged = store.charge(descriptors);
       } catch (error: unknown) {
-        observer.chargeSettled((now() - started) / 1000, error);
+        settled(error);
         throw error;
       }
+      if (!(charged instanceof Promise)) {
+        settled(undefined);
+        return charged;
+      }
+      return charged.then(
+        (result) => {
+          settled(undefined);
+          return result;
+        },
+        (error: unknown) => {
+          settled(error);
+          throw error;
+        },
+      );
     },
     ping: () => store.ping(),
     close: () => store.close(),

@@ -68,7 +68,7 @@ export class MemoryCounterStore implements CounterStore {
     this.#sweeper.unref();
   }
 
-  charge(descriptors: readonly DescriptorCharge[]): Promise<ChargeResult> {
+  charge(descriptors: readonly DescriptorCharge[]): ChargeResult {
     const nowMs = this.#clock();
     const checks = descriptors.map((d) => d.windows.map((w) => this.#check(d, w.windowMs, w.limit, nowMs)));
     const admitted = isAdmitted(
@@ -82,7 +82,7 @@ export class MemoryCounterStore implements CounterStore {
         passed: w.passed,
       }));
     });
-    return Promise.resolve({ nowMs, admitted, counts });
+    return { nowMs, admitted, counts };
   }
 
   ping(): Promise<void> {

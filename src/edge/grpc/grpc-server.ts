@@ -1,4 +1,10 @@
-import { Server, ServerCredentials, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type ServiceError,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import {
   type RateLimitRequest,
@@ -10,7 +16,7 @@ import type { CallContext } from "../../limiter/rate-limiter.ts";
 import type { Metrics } from "../../metrics/metrics.ts";
 import type { PolicyTable } from "../../policy/policy-types.ts";
 import type { HostPort } from "../../settings/settings.ts";
-import { callerGaveUp, deadlineMs, type WaitingCaller } from "./call-deadline.ts";
+import { callerGaveUp, deadlineMs } from "./call-deadline.ts";
 import { toGrpcErrorStatus } from "./error-status.ts";
 import { toRateLimitCall, toRateLimitResponse } from "./proto-mapping.ts";
 import { createReflectionService } from "./reflection-service.ts";
@@ -26,7 +32,9 @@ export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 const CALL_CANCELLED = Object.freeze(new Error("call cancelled by the client"));
 
 export interface GrpcServerOptions {
-  readonly limiter: { shouldRateLimit(call: RateLimitCall, context?: CallContext): Promise<Decision> };
+  readonly limiter: {
+    shouldRateLimit(call: RateLimitCall, context?: CallContext): Decision | Promise<Decision>;
+  };
   readonly policy: () => PolicyTable;
   readonly metrics: Metrics;
   /** Bound on one encoded request in bytes; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
@@ -54,13 +62,7 @@ export async function startGrpcServer(
       : { "grpc.max_receive_message_length": options.maxMessageBytes },
   );
   const implementation: RateLimitServiceServer = {
-    shouldRateLimit: (call, callback) => {
-      // A call queued for a concurrency lease stops waiting once Envoy resets the stream (its
-      // client went away or its timeout fired); grpc-js says so with 'cancelled'.
-      const cancelled = new AbortController();
-      call.once("cancelled", () => cancelled.abort(CALL_CANCELLED));
-      void answer(call.request, callback, options, call, cancelled.signal);
-    },
+    shouldRateLimit: (call, callback) => answer(call, callback, options),
   };
   // As generated, but replies are encoded through one reused writer (response-serializer.ts).
   server.addService(RateLimitServiceDefinition, implementation);
@@ -97,28 +99,68 @@ export async function startGrpcServer(
   };
 }
 
-async function answer(
-  request: RateLimitRequest,
+/**
+ * Decides one call and replies. A decision that needed no waiting (memory store, over-limit cache,
+ * nothing to charge) is sent in the same turn of the event loop, before grpc-js writes the frames
+ * it has queued; only a decision that waits for the store goes through a promise.
+ */
+function answer(
+  call: ServerUnaryCall<RateLimitRequest, RateLimitResponse>,
   callback: sendUnaryData<RateLimitResponse>,
   { limiter, policy, metrics }: GrpcServerOptions,
-  caller: WaitingCaller,
-  signal: AbortSignal,
-): Promise<void> {
+): void {
   const stopTimer = metrics.startCallTimer();
-  const deadline = deadlineMs(caller);
-  try {
-    const call = toRateLimitCall(request);
-    const decision = await limiter.shouldRateLimit(call, { deadlineMs: deadline, signal });
-    if (callerGaveUp(caller, deadline)) return metrics.recordAbandonedCall();
-    metrics.recordDecision(call.domain, policy().hasDomain(call.domain), decision);
-    callback(null, toRateLimitResponse(decision));
-  } catch (error: unknown) {
-    if (callerGaveUp(caller, deadline)) return metrics.recordAbandonedCall();
-    const { code, details, kind } = toGrpcErrorStatus(error);
-    // Store failures are counted by kind where they happen, in the instrumented store.
-    metrics.recordError(kind);
-    callback({ code, details, name: "Error", message: details } as ServiceError, null);
-  } finally {
+  const deadline = deadlineMs(call);
+  const reply = (decision: Decision): void => {
+    if (callerGaveUp(call, deadline)) metrics.recordAbandonedCall();
+    else {
+      metrics.recordDecision(request.domain, policy().hasDomain(request.domain), decision);
+      callback(null, toRateLimitResponse(decision));
+    }
     stopTimer();
+  };
+  const fail = (error: unknown): void => {
+    if (callerGaveUp(call, deadline)) metrics.recordAbandonedCall();
+    else {
+      const { code, details, kind } = toGrpcErrorStatus(error);
+      // Store failures are counted by kind where they happen, in the instrumented store.
+      metrics.recordError(kind);
+      callback({ code, details, name: "Error", message: details } as ServiceError, null);
+    }
+    stopTimer();
+  };
+  let request: RateLimitCall;
+  let decided: Decision | Promise<Decision>;
+  try {
+    request = toRateLimitCall(call.request);
+    decided = limiter.shouldRateLimit(request, callContext(call, deadline));
+  } catch (error: unknown) {
+    return fail(error);
   }
+  if (decided instanceof Promise) decided.then(reply, fail);
+  else reply(decided);
+}
+
+/**
+ * The call's deadline, and a signal aborted when the caller cancels, made only when read: a call
+ * queued for a concurrency lease stops waiting once Envoy resets the stream (its client went away
+ * or its timeout fired), while the other calls, nearly all of them, never look at it.
+ */
+function callContext(
+  call: ServerUnaryCall<RateLimitRequest, RateLimitResponse>,
+  deadline: number,
+): CallContext {
+  let controller: AbortController | undefined;
+  return {
+    deadlineMs: deadline,
+    get signal() {
+      if (controller === undefined) {
+        const created = new AbortController();
+        if (call.cancelled) created.abort(CALL_CANCELLED);
+        else call.once("cancelled", () => created.abort(CALL_CANCELLED));
+        controller = created;
+      }
+      return controller.signal;
+    },
+  };
 }
