@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { fastPathOptions } from "../src/cli/fast-path-options.ts";
 import { systemClock } from "../src/clock.ts";
 import { toRateLimitCall, toRateLimitResponse } from "../src/edge/grpc/proto-mapping.ts";
-import { serializeRateLimitResponse } from "../src/edge/grpc/response-serializer.ts";
+import { serializeRateLimitResponse } from "../src/edge/grpc/service-definition.ts";
 import { RateLimitRequest } from "../src/generated/envoy/service/ratelimit/v3/rls.ts";
 import { createRateLimiter } from "../src/limiter/rate-limiter.ts";
 import { createMetrics } from "../src/metrics/metrics.ts";

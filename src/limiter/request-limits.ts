@@ -22,7 +22,7 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = Object.freeze({
 });
 
 /**
- * Bound on a whole encoded request, in bytes; enforced by grpc-js before the message is decoded
- * (`grpc.max_receive_message_length`), so it answers RESOURCE_EXHAUSTED, gRPC's code for it.
+ * Bound on a whole encoded request, in bytes; a longer message is not decoded and is answered
+ * INVALID_ARGUMENT (the gRPC edge's service-definition.ts and grpc-server.ts).
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;

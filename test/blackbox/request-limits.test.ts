@@ -44,12 +44,24 @@ describe("request size limits over gRPC (defaults)", () => {
     expect((error as Error).message).toContain(message);
   });
 
-  it("refuses a message over 64 KiB before decoding it, with RESOURCE_EXHAUSTED", async () => {
+  it("refuses a message over 64 KiB without decoding it, with INVALID_ARGUMENT naming the limit", async () => {
     // Every descriptor and value is within its own limit; only the whole message is too big.
     const big = request(
       Array.from({ length: 64 }, (_, i) => ({ entries: [entry(`${i}`.padEnd(1024, "v"))] })),
     );
-    await expect(suite.client.shouldRateLimit(big)).rejects.toMatchObject({
+    const error = await suite.client.shouldRateLimit(big).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect((error as Error).message).toMatch(/request message is \d+ bytes, over the limit of 65536 bytes/);
+  });
+
+  it("leaves a message over the 4 MiB ceiling to grpc-js, which refuses it unread with RESOURCE_EXHAUSTED", async () => {
+    const huge = request(
+      Array.from({ length: 5 }, (_, i) => ({ entries: [entry(`${i}`.padEnd(1024 * 1024, "v"))] })),
+    );
+    await expect(suite.client.shouldRateLimit(huge)).rejects.toMatchObject({
       code: status.RESOURCE_EXHAUSTED,
     });
   });

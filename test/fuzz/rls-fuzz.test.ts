@@ -56,8 +56,8 @@ function verdict(c: FuzzCase, reply: Reply): string | undefined {
     if (c.expect.kind === "decision") return `expected a decision, got ${name}`;
     if (c.expect.kind === "invalid" && error.code !== status.INVALID_ARGUMENT)
       return `expected INVALID_ARGUMENT, got ${name}`;
-    if (c.expect.kind === "too-big" && error.code !== status.RESOURCE_EXHAUSTED) {
-      return `expected RESOURCE_EXHAUSTED, got ${name}`;
+    if (c.expect.kind === "too-big" && error.code !== status.INVALID_ARGUMENT) {
+      return `expected INVALID_ARGUMENT, got ${name}`;
     }
     return undefined;
   }

@@ -6,13 +6,10 @@ import {
   type sendUnaryData,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import {
-  type RateLimitRequest,
-  type RateLimitResponse,
-  type RateLimitServiceServer,
-} from "../../generated/envoy/service/ratelimit/v3/rls.ts";
-import type { Decision, RateLimitCall } from "../../limiter/limiter-types.ts";
+import type { RateLimitRequest, RateLimitResponse } from "../../generated/envoy/service/ratelimit/v3/rls.ts";
+import { type Decision, InvalidRequestError, type RateLimitCall } from "../../limiter/limiter-types.ts";
 import type { CallContext } from "../../limiter/rate-limiter.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../../limiter/request-limits.ts";
 import type { Metrics } from "../../metrics/metrics.ts";
 import type { PolicyTable } from "../../policy/policy-types.ts";
 import type { HostPort } from "../../settings/settings.ts";
@@ -20,7 +17,7 @@ import { callerGaveUp, deadlineMs } from "./call-deadline.ts";
 import { toGrpcErrorStatus } from "./error-status.ts";
 import { toRateLimitCall, toRateLimitResponse } from "./proto-mapping.ts";
 import { createReflectionService } from "./reflection-service.ts";
-import { RateLimitServiceDefinition } from "./response-serializer.ts";
+import { OversizedRequest, rateLimitServiceDefinition } from "./service-definition.ts";
 
 export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 
@@ -31,13 +28,25 @@ export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
  */
 const CALL_CANCELLED = Object.freeze(new Error("call cancelled by the client"));
 
+/**
+ * Messages grpc-js refuses itself (RESOURCE_EXHAUSTED) rather than hand over: beyond this, a message
+ * is not even buffered. Between `maxMessageBytes` and this, Sluice refuses it with INVALID_ARGUMENT.
+ */
+export const MESSAGE_CEILING_BYTES = 4 * 1024 * 1024;
+
+type IncomingCall = ServerUnaryCall<RateLimitRequest | OversizedRequest, RateLimitResponse>;
+
 export interface GrpcServerOptions {
   readonly limiter: {
     shouldRateLimit(call: RateLimitCall, context?: CallContext): Decision | Promise<Decision>;
   };
   readonly policy: () => PolicyTable;
   readonly metrics: Metrics;
-  /** Bound on one encoded request in bytes; grpc-js answers RESOURCE_EXHAUSTED beyond it. */
+  /**
+   * Bound on one encoded request in bytes, answered INVALID_ARGUMENT beyond it; default 64 KiB.
+   * grpc-js itself refuses messages over MESSAGE_CEILING_BYTES (or twice this bound, if larger)
+   * with RESOURCE_EXHAUSTED before buffering them.
+   */
   readonly maxMessageBytes?: number | undefined;
   /** TLS or mutual TLS (start-tls.ts); plaintext when absent. */
   readonly credentials?: ServerCredentials | undefined;
@@ -56,16 +65,17 @@ export async function startGrpcServer(
   addr: HostPort,
   options: GrpcServerOptions,
 ): Promise<RunningGrpcServer> {
-  const server = new Server(
-    options.maxMessageBytes === undefined
-      ? {}
-      : { "grpc.max_receive_message_length": options.maxMessageBytes },
-  );
-  const implementation: RateLimitServiceServer = {
-    shouldRateLimit: (call, callback) => answer(call, callback, options),
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const server = new Server({
+    "grpc.max_receive_message_length": Math.max(MESSAGE_CEILING_BYTES, 2 * maxMessageBytes),
+  });
+  const implementation = {
+    shouldRateLimit: (call: IncomingCall, callback: sendUnaryData<RateLimitResponse>) =>
+      answer(call, callback, options),
   };
-  // As generated, but replies are encoded through one reused writer (response-serializer.ts).
-  server.addService(RateLimitServiceDefinition, implementation);
+  // As generated, but oversized requests are not decoded and replies are encoded through one
+  // reused writer (service-definition.ts).
+  server.addService(rateLimitServiceDefinition(maxMessageBytes), implementation);
 
   const health = new HealthImplementation({ "": "NOT_SERVING", [RATE_LIMIT_SERVICE]: "NOT_SERVING" });
   health.addToServer(server);
@@ -105,7 +115,7 @@ export async function startGrpcServer(
  * it has queued; only a decision that waits for the store goes through a promise.
  */
 function answer(
-  call: ServerUnaryCall<RateLimitRequest, RateLimitResponse>,
+  call: IncomingCall,
   callback: sendUnaryData<RateLimitResponse>,
   { limiter, policy, metrics }: GrpcServerOptions,
 ): void {
@@ -132,7 +142,7 @@ function answer(
   let request: RateLimitCall;
   let decided: Decision | Promise<Decision>;
   try {
-    request = toRateLimitCall(call.request);
+    request = toRateLimitCall(checkSize(call.request));
     decided = limiter.shouldRateLimit(request, callContext(call, deadline));
   } catch (error: unknown) {
     return fail(error);
@@ -146,10 +156,7 @@ function answer(
  * queued for a concurrency lease stops waiting once Envoy resets the stream (its client went away
  * or its timeout fired), while the other calls, nearly all of them, never look at it.
  */
-function callContext(
-  call: ServerUnaryCall<RateLimitRequest, RateLimitResponse>,
-  deadline: number,
-): CallContext {
+function callContext(call: IncomingCall, deadline: number): CallContext {
   let controller: AbortController | undefined;
   return {
     deadlineMs: deadline,
@@ -163,4 +170,11 @@ function callContext(
       return controller.signal;
     },
   };
+}
+
+function checkSize(request: RateLimitRequest | OversizedRequest): RateLimitRequest {
+  if (!(request instanceof OversizedRequest)) return request;
+  throw new InvalidRequestError(
+    `request message is ${request.bytes} bytes, over the limit of ${request.maxBytes} bytes (max message bytes)`,
+  );
 }
