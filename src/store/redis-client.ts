@@ -1,4 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { clusterTlsCheck } from "./redis-tls-check.ts";
+import { watchSentinelFailovers } from "./sentinel-failover-watch.ts";
 
 /**
  * Where the counters live: one Redis (`redis://`, `rediss://`, passwords in the URL), a Cluster, or
@@ -22,6 +24,8 @@ export interface RedisClientOptions {
   readonly retryDelayMs: (times: number) => number;
   /** CA a TLS server's certificate must chain to; the system's CAs without it. */
   readonly tlsCa?: Buffer | undefined;
+  /** Connection trouble ioredis would not report by itself (see redis-tls-check.ts). */
+  readonly onError?: ((error: Error) => void) | undefined;
 }
 
 /** The ioredis client for a target; it connects at once and reconnects by itself. */
@@ -30,46 +34,72 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
   const tls = tlsCa === undefined ? {} : { ca: tlsCa };
   if ("clusterNodes" in target) {
     const seed = parseSeed(target.clusterNodes[0]);
-    return new Cluster([...target.clusterNodes], {
+    const cluster = new Cluster([...target.clusterNodes], {
       // Fail fast while no node is reachable instead of queueing requests without bound.
       enableOfflineQueue: false,
       clusterRetryStrategy: retryDelayMs,
       // Nodes learnt from CLUSTER SLOTS get the credentials and TLS of the first seed.
       redisOptions: { ...common, ...seed.credentials, ...(seed.tls ? { tls } : {}) },
     });
+    // 'error' here means no seed answered CLUSTER SLOTS.
+    if (seed.tls && options.onError)
+      cluster.on("error", clusterTlsCheck(seed.address, tlsCa, options.onError));
+    return cluster;
   }
   // Charges issued in one event-loop turn go out as one pipeline (one socket write, one read)
   // instead of a write system call each: under load, most of a charge's cost here. Each EVALSHA is
   // still its own atomic script; only the transport is shared. Not on a Cluster, where ioredis
   // refuses pipelines whose scripts' keys span slot groups.
   const single: RedisOptions = { ...common, enableOfflineQueue: false, enableAutoPipelining: true };
-  if ("sentinels" in target) {
-    const seed = parseSeed(target.sentinels[0]);
-    return new Redis({
-      ...single,
-      sentinels: target.sentinels.map((s) => parseSeed(s).address),
-      name: target.masterName,
-      password: target.masterPassword,
-      sentinelUsername: seed.credentials.username,
-      sentinelPassword: seed.credentials.password,
-      // rediss:// seeds: TLS to the sentinels and to the master they name.
-      ...(seed.tls ? { sentinelTLS: tls, tls, enableTLSForSentinelMode: true } : {}),
-      sentinelRetryStrategy: retryDelayMs,
-      // A sentinel that accepts the connection but does not answer must not hold up the next one.
-      sentinelCommandTimeout: common.connectTimeout,
-      // A failover with the old master still up (asked for, or a partition) does not close our
-      // connection: the old master keeps accepting charges until the sentinels demote it, seconds
-      // later, and those are lost. Listening for +switch-master on the sentinels drops it at once.
-      failoverDetector: true,
-      // Should a demoted master still be asked, it refuses writes with READONLY: reconnect, which
-      // asks the sentinels again. The refused charge is not resent (true, not 2); it fails as
-      // transient, like any call caught by a failover.
-      reconnectOnError: (error) => error.message.startsWith("READONLY"),
-    });
-  }
+  if ("sentinels" in target) return sentinelClient(target, single, options);
   const url = target.url ?? "redis://127.0.0.1:6379";
   // ioredis turns TLS on for rediss:// by itself; only a private CA needs saying.
   return new Redis(url, { ...single, ...(tlsCa !== undefined && isTls(url) ? { tls } : {}) });
+}
+
+/** The master named by the sentinels, followed through failovers (see sentinel-failover-watch.ts). */
+function sentinelClient(
+  target: Extract<RedisTarget, { sentinels: readonly string[] }>,
+  single: RedisOptions,
+  options: RedisClientOptions,
+): Redis {
+  const { retryDelayMs, tlsCa } = options;
+  const seed = parseSeed(target.sentinels[0]);
+  const sentinels = target.sentinels.map((s) => parseSeed(s).address);
+  // rediss:// seeds: TLS to the sentinels and to the master they name.
+  const tls = seed.tls ? (tlsCa === undefined ? {} : { ca: tlsCa }) : undefined;
+  const client = new Redis({
+    ...single,
+    sentinels,
+    name: target.masterName,
+    password: target.masterPassword,
+    sentinelUsername: seed.credentials.username,
+    sentinelPassword: seed.credentials.password,
+    ...(tls ? { sentinelTLS: tls, tls, enableTLSForSentinelMode: true } : {}),
+    sentinelRetryStrategy: retryDelayMs,
+    // A sentinel that accepts the connection but does not answer must not hold up the next one.
+    sentinelCommandTimeout: single.connectTimeout,
+    // Should a demoted master still be asked, it refuses writes with READONLY: reconnect, which
+    // asks the sentinels again. The refused charge is not resent (true, not 2); it fails as
+    // transient, like any call caught by a failover.
+    reconnectOnError: (error) => error.message.startsWith("READONLY"),
+  });
+  const watch = watchSentinelFailovers({
+    sentinels,
+    masterName: target.masterName,
+    sentinelOptions: { ...seed.credentials, ...(tls ? { tls } : {}), connectTimeout: single.connectTimeout },
+    retryDelayMs,
+    onSwitch(master) {
+      // Every sentinel announces the switch: move once, and never while a connect is pending
+      // (status `connecting`), which ioredis would turn into the end of the client.
+      const stream = client.stream;
+      const onNewMaster = stream?.remoteAddress === master.host && stream?.remotePort === master.port;
+      if ((client.status === "ready" || client.status === "connect") && !onNewMaster) client.disconnect(true);
+    },
+    onError: options.onError,
+  });
+  client.once("end", () => watch.close());
+  return client;
 }
 
 interface Seed {

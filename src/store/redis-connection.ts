@@ -55,6 +55,7 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
     common,
     retryDelayMs: reconnectDelayMs,
     tlsCa: options.tlsCa,
+    onError: options.onError,
   });
 
   client.defineCommand("sluiceCharge", { lua: CHARGE_SCRIPT });
