@@ -14,6 +14,7 @@ import {
 import { createRlsClient, type RlsClient, type RlsRequest } from "../support/rls-client.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 import { callOutcome, type LoadCall, type SteadyLoad, startSteadyLoad } from "../support/steady-load.ts";
+import { ENFORCED, strictLimitOutcomes } from "../support/strict-limit.ts";
 
 /**
  * Faults under steady load: Redis killed, paused and restarted, and one master of a Cluster paused
@@ -115,15 +116,6 @@ async function fallbacksCounted(sluice: SluiceProcess, policy: string): Promise<
   return [...text.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
-/** A strict limit of 4 per minute is enforced by Redis again: 4 answers OK, the 5th OVER_LIMIT. */
-async function strictLimitEnforced(client: RlsClient, domain: string, value: string): Promise<string[]> {
-  const outcomes: string[] = [];
-  for (let i = 0; i < 5; i++)
-    outcomes.push(await callOutcome(client, request(domain, "strict", value), 2_000));
-  return outcomes;
-}
-const ENFORCED = ["OK+headers", "OK+headers", "OK+headers", "OK+headers", "OVER_LIMIT+headers"];
-
 describe("chaos: a single Redis killed, paused and restarted under steady load", () => {
   let redis: RedisServer;
   let sluice: SluiceProcess;
@@ -190,7 +182,7 @@ describe("chaos: a single Redis killed, paused and restarted under steady load",
     expect(await fallbacksCounted(sluice, "local")).toBeGreaterThan(localBefore);
     expect(resumedMs).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
     expect(isRunning(sluice.pid)).toBe(true);
-    expect(await strictLimitEnforced(client, "rel-default", `${run}-${name}-strict`)).toEqual(ENFORCED);
+    expect(await strictLimitOutcomes(client, "rel-default", `${run}-${name}-strict`)).toEqual(ENFORCED);
   }
 
   it("SIGKILL, then a restart on the same port", async () => {

@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePlanLeaseRound, LEASE_ROUND } from "../support/free-plan-leases.ts";
 import { isRunning } from "../support/process.ts";
 import { type RedisSentinelSetup, startRedisSentinel } from "../support/redis-sentinel.ts";
 import type { RedisServer } from "../support/redis-server.ts";
-import { createRlsClient, type RlsClient, type RlsRequest } from "../support/rls-client.ts";
+import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 import { callOutcome, type LoadCall, type SteadyLoad, startSteadyLoad } from "../support/steady-load.ts";
+import { ENFORCED, strictLimitOutcomes, strictRequest } from "../support/strict-limit.ts";
 
 /**
  * Sluice on a master found through Redis Sentinel (a master, one replica, three sentinels, with
@@ -22,47 +24,6 @@ const SENTINEL_PASSWORD = "sentinel-secret";
 const FAILOVER_BOUND_MS = 30_000;
 const CALL_TIMEOUT_MS = 1_000;
 const run = `${process.pid}-${Date.now()}`;
-
-const strict = (value: string): RlsRequest => ({
-  domain: "rel-default",
-  descriptors: [{ entries: [{ key: "strict", value }] }],
-});
-const lease = (tenant: string, kind: "lease_acquire" | "lease_release", id: string): RlsRequest => ({
-  domain: "api",
-  descriptors: [
-    {
-      entries: [
-        { key: "tenant", value: tenant },
-        { key: "plan", value: "free" },
-        { key: kind, value: id },
-      ],
-    },
-  ],
-});
-
-/** 4 a minute on `strict`: exactly 4 answers OK from Redis, then OVER_LIMIT. */
-async function enforcement(client: RlsClient, value: string): Promise<string[]> {
-  const outcomes: string[] = [];
-  for (let i = 0; i < 5; i++) outcomes.push(await callOutcome(client, strict(value), CALL_TIMEOUT_MS));
-  return outcomes;
-}
-const ENFORCED = ["OK+headers", "OK+headers", "OK+headers", "OK+headers", "OVER_LIMIT+headers"];
-
-/**
- * The Free plan's one lease (test/fixtures/concurrency): the holder gets it, a second request waits
- * its 300 ms queue and is refused, the release frees it, and the second then gets it.
- */
-async function leaseRound(client: RlsClient, tenant: string): Promise<string[]> {
-  const outcome = async (request: RlsRequest) =>
-    (await callOutcome(client, request, CALL_TIMEOUT_MS)).replace("+headers", "");
-  return [
-    await outcome(lease(tenant, "lease_acquire", "first")),
-    await outcome(lease(tenant, "lease_acquire", "second")),
-    await outcome(lease(tenant, "lease_release", "first")),
-    await outcome(lease(tenant, "lease_acquire", "second")),
-  ];
-}
-const LEASES = ["OK", "OVER_LIMIT", "OK", "OK"];
 
 describe("chaos: Redis Sentinel failovers under a running Sluice", () => {
   let setup: RedisSentinelSetup;
@@ -94,10 +55,12 @@ describe("chaos: Redis Sentinel failovers under a running Sluice", () => {
 
   it("enforces limits and hands out leases on the master the sentinels name", async () => {
     await expect
-      .poll(() => callOutcome(client, strict(`warm-${run}`), CALL_TIMEOUT_MS), { timeout: 10_000 })
+      .poll(() => callOutcome(client, strictRequest("rel-default", `warm-${run}`), CALL_TIMEOUT_MS), {
+        timeout: 10_000,
+      })
       .toBe("OK+headers");
-    expect(await enforcement(client, `before-${run}`)).toEqual(ENFORCED);
-    expect(await leaseRound(client, `before-${run}`)).toEqual(LEASES);
+    expect(await strictLimitOutcomes(client, "rel-default", `before-${run}`)).toEqual(ENFORCED);
+    expect(await freePlanLeaseRound(client, `before-${run}`)).toEqual(LEASE_ROUND);
     expect(await chargesOn(setup, await setup.master())).toBeGreaterThanOrEqual(9);
     expect(sluice.output()).toContain('"store":"redis-sentinel"');
   });
@@ -124,7 +87,7 @@ describe("chaos: Redis Sentinel failovers under a running Sluice", () => {
             const before = await chargesOn(setup, promoted);
             const outcome = await callOutcome(
               client,
-              strict(`${fault}-probe-${Date.now()}`),
+              strictRequest("rel-default", `${fault}-probe-${Date.now()}`),
               CALL_TIMEOUT_MS,
             );
             return outcome === "OK+headers" && (await chargesOn(setup, promoted)) > before;
@@ -143,8 +106,8 @@ describe("chaos: Redis Sentinel failovers under a running Sluice", () => {
       // During the failover a call is decided by Redis or answered per the failure policy, nothing else.
       expect(calls.filter((c) => !["OK+headers", "UNAVAILABLE:store"].includes(c.outcome))).toEqual([]);
       expect(calls.at(-1)?.outcome).toBe("OK+headers");
-      expect(await enforcement(client, `${fault}-after-${run}`)).toEqual(ENFORCED);
-      expect(await leaseRound(client, `${fault}-after-${run}`)).toEqual(LEASES);
+      expect(await strictLimitOutcomes(client, "rel-default", `${fault}-after-${run}`)).toEqual(ENFORCED);
+      expect(await freePlanLeaseRound(client, `${fault}-after-${run}`)).toEqual(LEASE_ROUND);
       // The counters just charged are on the promoted node, which now says it is the master.
       expect(await setup.cli(promoted, "info", "replication")).toContain("role:master");
       expect(await setup.cli(promoted, "--scan", "--pattern", "sluice:*")).not.toBe("");

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
-import { launchRedis, type RedisServer, redisCli, startWithRetry, until } from "./redis-server.ts";
+import { cliAuth, launchRedis, type RedisServer, redisCli, startWithRetry, until } from "./redis-server.ts";
 
 /**
  * A Redis Sentinel setup for tests: a master, one replica and three sentinels (quorum 2), each a
@@ -60,12 +60,10 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
       started.push(server);
       return server;
     }, true);
-  const auth = (password: string | undefined) =>
-    password === undefined ? [] : ["-a", password, "--no-auth-warning"];
   const cli = (server: RedisServer, ...args: string[]) =>
-    redisCli([...auth(masterPassword), "-p", String(server.port), ...args]);
+    redisCli([...cliAuth(masterPassword), "-p", String(server.port), ...args]);
   const askSentinel = (port: number, ...args: string[]) =>
-    redisCli([...auth(sentinelPassword), "-p", String(port), ...args]);
+    redisCli([...cliAuth(sentinelPassword), "-p", String(port), ...args]);
 
   try {
     const first = await launchData([]);

@@ -30,6 +30,12 @@ export interface RedisTlsFiles {
   readonly certFile: string;
   readonly keyFile: string;
   readonly caFile: string;
+  /**
+   * The certificate a node presents when it connects to another (cluster bus, replication), which
+   * always checks it, whatever `tls-auth-clients` says; it must allow client use.
+   */
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
 }
 
 export interface RedisClusterServers {
@@ -73,11 +79,18 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   }, options.port === undefined);
 }
 
-/**
- * Three masters, no replicas, all 16384 slots assigned, `cluster_state:ok` on every node. With
- * `tls`, every node (and the cluster bus) speaks only TLS; `nodes` are then still `127.0.0.1:<port>`.
- */
-export async function startRedisCluster(tls?: RedisTlsFiles): Promise<RedisClusterServers> {
+export interface StartClusterOptions {
+  /** Every node (and the cluster bus) speaks only TLS; `nodes` are still `127.0.0.1:<port>`. */
+  readonly tls?: RedisTlsFiles;
+  /** `requirepass` (and `masterauth`) of every node. */
+  readonly password?: string;
+}
+
+/** Three masters, no replicas, all 16384 slots assigned, `cluster_state:ok` on every node. */
+export async function startRedisCluster(options: StartClusterOptions = {}): Promise<RedisClusterServers> {
+  const { tls, password } = options;
+  const auth = password === undefined ? [] : ["--requirepass", password, "--masterauth", password];
+  const cli = [...cliTls(tls), ...cliAuth(password)];
   const servers: RedisServer[] = [];
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop()));
@@ -89,19 +102,22 @@ export async function startRedisCluster(tls?: RedisTlsFiles): Promise<RedisClust
           const port = await freePort();
           // cluster-port (Redis 7) pins the bus port; the default port+10000 may be taken or > 65535.
           const busPort = await freePort();
-          const extra = ["--cluster-enabled", "yes", "--cluster-port", String(busPort)];
-          return launchRedis({ port, tls, extra: tls ? [...extra, "--tls-cluster", "yes"] : extra });
+          const extra = ["--cluster-enabled", "yes", "--cluster-port", String(busPort), ...auth];
+          return launchRedis({
+            port,
+            tls,
+            password,
+            extra: tls ? [...extra, "--tls-cluster", "yes"] : extra,
+          });
         }, true),
       );
     }
     const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
     const create = ["--cluster", "create", ...nodes, "--cluster-replicas", "0", "--cluster-yes"];
-    await redisCli([...cliTls(tls), ...create], 30_000);
+    await redisCli([...cli, ...create], 30_000);
     for (const server of servers) {
       await until(async () => {
-        const info = await redisCli([...cliTls(tls), "-p", String(server.port), "cluster", "info"]).catch(
-          () => "",
-        );
+        const info = await redisCli([...cli, "-p", String(server.port), "cluster", "info"]).catch(() => "");
         return info.includes("cluster_state:ok") && info.includes("cluster_known_nodes:3");
       }, `cluster_state:ok on port ${server.port}`);
     }
@@ -124,6 +140,8 @@ export async function launchRedis(options: LaunchOptions): Promise<RedisServer> 
     ? [
         ...["--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.certFile],
         ...["--tls-key-file", tls.keyFile, "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", "no"],
+        ...(tls.clientCertFile === undefined ? [] : ["--tls-client-cert-file", tls.clientCertFile]),
+        ...(tls.clientKeyFile === undefined ? [] : ["--tls-client-key-file", tls.clientKeyFile]),
       ]
     : ["--port", String(port)];
   const child = spawn(
@@ -165,10 +183,11 @@ export async function launchRedis(options: LaunchOptions): Promise<RedisServer> 
   const pid = child.pid;
   try {
     if (pid === undefined) throw new Error("redis-server did not start (is it installed?)");
-    const auth = password === undefined ? [] : ["-a", password, "--no-auth-warning"];
     await until(async () => {
       if (child.exitCode !== null) throw new Error(`redis-server exited on port ${port}: ${output}`);
-      const pong = await redisCli([...cliTls(tls), ...auth, "-p", String(port), "ping"]).catch(() => "");
+      const pong = await redisCli([...cliTls(tls), ...cliAuth(password), "-p", String(port), "ping"]).catch(
+        () => "",
+      );
       return pong.trim() === "PONG";
     }, `redis-server on port ${port}`);
   } catch (error) {
@@ -193,6 +212,11 @@ export async function startWithRetry<T>(start: () => Promise<T>, retry: boolean)
 /** redis-cli's arguments to reach a TLS-only server (none for plaintext). */
 export function cliTls(tls: RedisTlsFiles | undefined): string[] {
   return tls ? ["--tls", "--cacert", tls.caFile] : [];
+}
+
+/** redis-cli's arguments to authenticate (none without a password). */
+export function cliAuth(password: string | undefined): string[] {
+  return password === undefined ? [] : ["-a", password, "--no-auth-warning"];
 }
 
 /** One redis-cli command on 127.0.0.1 (pass `-p`); resolves to its output. */
