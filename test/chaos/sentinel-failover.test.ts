@@ -3,15 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePlanLeaseRound, LEASE_ROUND } from "../support/free-plan-leases.ts";
 import { isRunning } from "../support/process.ts";
 import { type RedisSentinelSetup, startRedisSentinel } from "../support/redis-sentinel.ts";
-import type { RedisServer } from "../support/redis-server.ts";
+import type { RedisServer, RedisTlsFiles } from "../support/redis-server.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 import { callOutcome, type LoadCall, type SteadyLoad, startSteadyLoad } from "../support/steady-load.ts";
 import { ENFORCED, strictLimitOutcomes, strictRequest } from "../support/strict-limit.ts";
+import { createTestPki, type TestPki } from "../support/test-certificates.ts";
 
 /**
  * Sluice on a master found through Redis Sentinel (a master, one replica, three sentinels, with
- * AUTH on both the data nodes and the sentinels), through two failovers without a restart: one the
+ * AUTH on both the data nodes and the sentinels; once in plaintext, once with every link TLS only),
+ * through two failovers without a restart: one the
  * sentinels are told to make (the old master stays up and is demoted), then the master SIGKILLed.
  * Each time the sentinels promote the replica; Sluice must answer from the new master, enforce a
  * small limit exactly and hand out concurrency leases there, and never crash. Calls during the
@@ -25,23 +27,36 @@ const FAILOVER_BOUND_MS = 30_000;
 const CALL_TIMEOUT_MS = 1_000;
 const run = `${process.pid}-${Date.now()}`;
 
-describe("chaos: Redis Sentinel failovers under a running Sluice", () => {
+describe.each([
+  ["plaintext", "redis"],
+  ["TLS only (rediss:// seeds, --redis-tls-ca)", "rediss"],
+] as const)("chaos: Redis Sentinel failovers under a running Sluice, %s", (_name, scheme) => {
+  let pki: TestPki | undefined;
   let setup: RedisSentinelSetup;
   let sluice: SluiceProcess;
   let client: RlsClient;
 
   beforeAll(async () => {
+    let tls: RedisTlsFiles | undefined;
+    if (scheme === "rediss") {
+      pki = await createTestPki();
+      const ca = await pki.createCa("redis-ca");
+      const server = await pki.issue(ca, "redis", "server");
+      tls = { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.certFile };
+    }
     setup = await startRedisSentinel({
       masterPassword: MASTER_PASSWORD,
       sentinelPassword: SENTINEL_PASSWORD,
+      tls,
     });
     // The first seed URL carries the sentinels' password; the master's has its own flag.
-    const [first, ...others] = setup.sentinels;
+    const [first, ...others] = setup.sentinels.map((s) => `${scheme}://${s}`);
     sluice = await startSluice([
       ...["--policy", "test/fixtures/reliability", "--policy", "test/fixtures/concurrency"],
-      ...["--redis-sentinel", [`redis://:${SENTINEL_PASSWORD}@${first}`, ...others].join(",")],
+      ...["--redis-sentinel", [first?.replace("://", `://:${SENTINEL_PASSWORD}@`), ...others].join(",")],
       ...["--redis-sentinel-master", setup.masterName],
       ...["--redis-sentinel-master-password", MASTER_PASSWORD],
+      ...(tls ? ["--redis-tls-ca", tls.caFile] : []),
       ...["--store-timeout-ms", "500"],
     ]);
     client = createRlsClient(sluice.grpcAddress);
@@ -51,6 +66,7 @@ describe("chaos: Redis Sentinel failovers under a running Sluice", () => {
     client?.close();
     await sluice?.stop();
     await setup?.stop();
+    await pki?.remove();
   });
 
   it("enforces limits and hands out leases on the master the sentinels name", async () => {
@@ -71,6 +87,7 @@ describe("chaos: Redis Sentinel failovers under a running Sluice", () => {
   ] as const)(
     "follows %s without a restart",
     async (_name, fault) => {
+      await setup.waitForReplica(FAILOVER_BOUND_MS);
       const old = await setup.master();
       const load = steadyLoad(client, fault);
       await sleep(300);
@@ -99,7 +116,7 @@ describe("chaos: Redis Sentinel failovers under a running Sluice", () => {
       await sleep(300);
       const calls = await load.stop();
       console.info(
-        `sentinel ${fault}: sentinels agreed on the new master after ${promotedAt - faultAt} ms, ` +
+        `sentinel ${scheme} ${fault}: sentinels agreed on the new master after ${promotedAt - faultAt} ms, ` +
           `a fresh call was decided by Redis after ${decidedAt - faultAt} ms; ${summary(calls, faultAt)}`,
       );
 

@@ -1,7 +1,16 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
-import { cliAuth, launchRedis, type RedisServer, redisCli, startWithRetry, until } from "./redis-server.ts";
+import {
+  cliAuth,
+  cliTls,
+  launchRedis,
+  type RedisServer,
+  type RedisTlsFiles,
+  redisCli,
+  startWithRetry,
+  until,
+} from "./redis-server.ts";
 
 /**
  * A Redis Sentinel setup for tests: a master, one replica and three sentinels (quorum 2), each a
@@ -18,6 +27,8 @@ export interface SentinelOptions {
   readonly masterPassword?: string;
   /** `requirepass` of the sentinels themselves (and `sentinel sentinel-pass` between them). */
   readonly sentinelPassword?: string;
+  /** Every process speaks only TLS, replication and sentinel links included. */
+  readonly tls?: RedisTlsFiles;
 }
 
 export interface RedisSentinelSetup {
@@ -43,7 +54,8 @@ export interface RedisSentinelSetup {
 }
 
 export async function startRedisSentinel(options: SentinelOptions = {}): Promise<RedisSentinelSetup> {
-  const { masterPassword, sentinelPassword } = options;
+  const { masterPassword, sentinelPassword, tls } = options;
+  const tlsLinks = tls ? ["--tls-replication", "yes"] : [];
   const dataAuth =
     masterPassword === undefined ? [] : ["--requirepass", masterPassword, "--masterauth", masterPassword];
   const started: RedisServer[] = [];
@@ -55,15 +67,16 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
       const server = await launchRedis({
         port: await freePort(),
         password: masterPassword,
-        extra: [...dataAuth, ...extra],
+        tls,
+        extra: [...dataAuth, ...tlsLinks, ...extra],
       });
       started.push(server);
       return server;
     }, true);
   const cli = (server: RedisServer, ...args: string[]) =>
-    redisCli([...cliAuth(masterPassword), "-p", String(server.port), ...args]);
+    redisCli([...cliTls(tls), ...cliAuth(masterPassword), "-p", String(server.port), ...args]);
   const askSentinel = (port: number, ...args: string[]) =>
-    redisCli([...cliAuth(sentinelPassword), "-p", String(port), ...args]);
+    redisCli([...cliTls(tls), ...cliAuth(sentinelPassword), "-p", String(port), ...args]);
 
   try {
     const first = await launchData([]);
@@ -80,7 +93,11 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
         const server = await launchRedis({
           port: await freePort(),
           password: sentinelPassword,
-          extra: sentinelPassword === undefined ? [] : ["--requirepass", sentinelPassword],
+          tls,
+          extra: [
+            ...tlsLinks,
+            ...(sentinelPassword === undefined ? [] : ["--requirepass", sentinelPassword]),
+          ],
           configFile: async (dir) => {
             const file = join(dir, "sentinel.conf");
             await writeFile(file, sentinelConfig(first.port, options));
