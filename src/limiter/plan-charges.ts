@@ -1,6 +1,6 @@
 import type { DescriptorEntry, LimitWindow, PolicyTable } from "../policy/policy-types.ts";
 import { type Unit, unitMillis } from "../policy/units.ts";
-import type { DescriptorCharge, DescriptorMode } from "../store/counter-store.ts";
+import type { DescriptorCharge, DescriptorMode, WindowCharge } from "../store/counter-store.ts";
 import type { CallDescriptor, RateLimitCall } from "./limiter-types.ts";
 
 /**
@@ -55,6 +55,8 @@ interface ResolvedLimit {
   readonly unlimited: boolean;
   readonly mode: DescriptorMode;
   readonly countRejected: boolean;
+  /** Whether `windows` is the compiled policy's own list (else one made for this call). */
+  readonly fromPolicy: boolean;
 }
 
 export function planCharges(
@@ -63,44 +65,87 @@ export function planCharges(
   counterKey: (counterId: string) => string,
 ): ChargePlan {
   const known = table.hasDomain(call.domain);
-  const resolved = call.descriptors.map((d) => (known ? resolveLimit(call.domain, d, table) : undefined));
-  const replaced = replacedNames(resolved);
+  const resolved: (ResolvedLimit | undefined)[] = [];
+  let replacing = false;
+  for (const descriptor of call.descriptors) {
+    const limit = known ? resolveLimit(call.domain, descriptor, table) : undefined;
+    resolved.push(limit);
+    if (limit !== undefined && !limit.unlimited && limit.windows.some((w) => w.replaces.length > 0))
+      replacing = true;
+  }
+  // `replaces` is rare: only when some matched window names another is there anything to drop.
+  const replaced = replacing ? replacedNames(resolved) : undefined;
 
   const descriptors: PlannedDescriptor[] = [];
   const charges: DescriptorCharge[] = [];
-  for (const [i, descriptor] of call.descriptors.entries()) {
+  call.descriptors.forEach((descriptor, i) => {
     const limit = resolved[i];
-    const kept = limit?.windows.filter((w) => !isReplaced(w, replaced)) ?? [];
+    const kept =
+      limit === undefined
+        ? []
+        : replaced === undefined
+          ? limit.windows
+          : limit.windows.filter((w) => !isReplaced(w, replaced));
     if (limit === undefined || limit.unlimited || kept.length === 0) {
       descriptors.push({ kind: "uncharged", reason: unchargedReason(limit) });
-      continue;
+      return;
     }
     const cost = descriptorCost(call, descriptor);
-    const windows = kept.map(
-      (w): PlannedWindow => ({
-        unit: w.unit,
-        requestsPerUnit: w.requestsPerUnit,
-        name: w.name,
-        windowMs: unitMillis(w.unit),
-      }),
-    );
+    // Only the policy's own lists live on; a filtered list or an override's is made for this call.
+    const { planned, charged } =
+      kept === limit.windows && limit.fromPolicy ? sharedShapes(kept) : windowShapes(kept);
     descriptors.push({
       kind: "charged",
       ruleId: limit.ruleId,
       mode: limit.mode,
       cost,
       chargeIndex: charges.length,
-      windows,
+      windows: planned,
     });
     charges.push({
       counterKey: counterKey(limit.counterId),
       mode: limit.mode,
       cost,
       countRejected: limit.countRejected,
-      windows: windows.map((w) => ({ windowMs: w.windowMs, limit: w.requestsPerUnit })),
+      windows: charged,
     });
-  }
+  });
   return { descriptors, charges };
+}
+
+/** A window list as the plan reports it and as the store charges it. */
+interface WindowShapes {
+  readonly planned: readonly PlannedWindow[];
+  readonly charged: readonly WindowCharge[];
+}
+
+/**
+ * Window lists belong to the compiled policy and are read by every call that matches their rule, so
+ * their shapes are derived once per list rather than per call (a reload compiles new lists, and the
+ * old ones are collected with their entries). Lists filtered by `replaces` are new per call and
+ * simply pass through once.
+ */
+const shapes = new WeakMap<readonly LimitWindow[], WindowShapes>();
+
+function sharedShapes(windows: readonly LimitWindow[]): WindowShapes {
+  let known = shapes.get(windows);
+  if (known === undefined) {
+    known = windowShapes(windows);
+    shapes.set(windows, known);
+  }
+  return known;
+}
+
+function windowShapes(windows: readonly LimitWindow[]): WindowShapes {
+  const planned = windows.map(
+    (w): PlannedWindow => ({
+      unit: w.unit,
+      requestsPerUnit: w.requestsPerUnit,
+      name: w.name,
+      windowMs: unitMillis(w.unit),
+    }),
+  );
+  return { planned, charged: planned.map((w) => ({ windowMs: w.windowMs, limit: w.requestsPerUnit })) };
 }
 
 function unchargedReason(limit: ResolvedLimit | undefined): UnchargedReason {
@@ -141,6 +186,7 @@ function resolveLimit(
       unlimited: false,
       mode: "enforced",
       countRejected: true,
+      fromPolicy: false,
     };
   }
   if (rule === undefined) return undefined;
@@ -152,6 +198,7 @@ function resolveLimit(
     // A shadow rule never refuses, even if it is also in quota mode.
     mode: rule.shadowMode ? "shadow" : rule.quotaMode ? "quota" : "enforced",
     countRejected: rule.countRejected,
+    fromPolicy: true,
   };
 }
 
