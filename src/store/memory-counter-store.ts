@@ -70,7 +70,10 @@ export class MemoryCounterStore implements CounterStore {
 
   charge(descriptors: readonly DescriptorCharge[]): ChargeResult {
     const nowMs = this.#clock();
-    const checks = descriptors.map((d) => d.windows.map((w) => this.#check(d, w.windowMs, w.limit, nowMs)));
+    const checks = descriptors.map((d) => {
+      const windows = this.#touch(d.counterKey, nowMs);
+      return d.windows.map((w) => this.#check(windows, d, w.windowMs, w.limit, nowMs));
+    });
     const admitted = isAdmitted(
       descriptors.map((d, i) => ({ mode: d.mode, failed: (checks[i] ?? []).some((w) => !w.passed) })),
     );
@@ -121,17 +124,28 @@ export class MemoryCounterStore implements CounterStore {
     return slots;
   }
 
-  #check(d: DescriptorCharge, windowMs: number, limit: number, nowMs: number): WindowCheck {
-    let windows = this.#counters.get(d.counterKey);
+  /** The counter's windows, created if new, and marked as the most recently used counter. */
+  #touch(counterKey: string, nowMs: number): Map<number, WindowSlots> {
+    let windows = this.#counters.get(counterKey);
     if (windows === undefined) {
       this.#makeRoom(nowMs);
       windows = new Map();
     } else {
       // Re-inserting moves the counter to the end of the Map's order, so the front is always the
       // least recently used counter: the one #makeRoom evicts (two hash operations, no allocation).
-      this.#counters.delete(d.counterKey);
+      this.#counters.delete(counterKey);
     }
-    this.#counters.set(d.counterKey, windows);
+    this.#counters.set(counterKey, windows);
+    return windows;
+  }
+
+  #check(
+    windows: Map<number, WindowSlots>,
+    d: DescriptorCharge,
+    windowMs: number,
+    limit: number,
+    nowMs: number,
+  ): WindowCheck {
     let slots = windows.get(windowMs);
     if (slots === undefined) {
       slots = { k: 0, current: 0, currentExpiresAt: 0, previous: 0, previousExpiresAt: 0 };
