@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { LeaseEvent } from "../limiter/lease-event.ts";
 import type { Decision } from "../limiter/limiter-types.ts";
+import { batchedCounter } from "./batched-counter.ts";
 
 /**
  * Every metric Sluice exports, in one place: no metric name appears anywhere else.
@@ -79,25 +80,25 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(name);
   const registers = [registry];
 
-  const requests = new Counter({
+  const requests = batchedCounter({
     name: "sluice_requests_total",
     help: "Answered ShouldRateLimit calls by domain and overall code (what Envoy was told).",
     labelNames: ["domain", "code"] as const,
     registers,
   });
-  const decisions = new Counter({
+  const decisions = batchedCounter({
     name: "sluice_decisions_total",
     help: "Rule outcomes by domain, matched rule and the rule's own code; shadow rules report the code they would have given.",
     labelNames: ["domain", "rule", "code"] as const,
     registers,
   });
-  const shadowOverLimit = new Counter({
+  const shadowOverLimit = batchedCounter({
     name: "sluice_shadow_over_limit_total",
     help: "Outcomes of shadow-mode rules that would have refused the request (it was let through).",
     labelNames: ["domain", "rule"] as const,
     registers,
   });
-  const nearLimit = new Counter({
+  const nearLimit = batchedCounter({
     name: "sluice_near_limit_total",
     help: `Rule outcomes that passed with at least ${nearLimitRatio} of the binding window used.`,
     labelNames: ["domain", "rule"] as const,
@@ -115,10 +116,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: LATENCY_BUCKETS_SECONDS,
     registers,
   });
-  const inFlight = new Gauge({
+  // Counted in a plain number per call, read at each scrape.
+  let inFlight = 0;
+  new Gauge({
     name: "sluice_in_flight_calls",
     help: "ShouldRateLimit calls received and not yet answered.",
     registers,
+    collect() {
+      this.set(inFlight);
+    },
   });
   const storeCharge = new Histogram({
     name: "sluice_store_charge_duration_seconds",
@@ -239,23 +245,23 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registry,
     recordDecision(domain, knownDomain, decision) {
       const domainLabel = knownDomain ? domain : UNKNOWN_DOMAIN_LABEL;
-      requests.inc({ domain: domainLabel, code: decision.code });
+      requests.inc(domainLabel, decision.code);
       for (const outcome of decision.outcomes) {
-        const labels = { domain: domainLabel, rule: outcome.ruleId };
-        decisions.inc({ ...labels, code: outcome.code });
-        if (outcome.shadow && outcome.code === "OVER_LIMIT") shadowOverLimit.inc(labels);
-        if (outcome.code === "OK" && outcome.usedFraction >= nearLimitRatio) nearLimit.inc(labels);
+        decisions.inc(domainLabel, outcome.ruleId, outcome.code);
+        if (outcome.shadow && outcome.code === "OVER_LIMIT") shadowOverLimit.inc(domainLabel, outcome.ruleId);
+        if (outcome.code === "OK" && outcome.usedFraction >= nearLimitRatio)
+          nearLimit.inc(domainLabel, outcome.ruleId);
       }
     },
     recordError(kind) {
       errors.inc({ kind });
     },
     startCallTimer() {
-      inFlight.inc();
+      inFlight++;
       const stop = latency.startTimer();
       return () => {
         stop();
-        inFlight.dec();
+        inFlight--;
       };
     },
     observeStoreCharge(seconds) {

@@ -1,0 +1,79 @@
+import { Counter, type Registry } from "prom-client";
+
+/**
+ * A prom-client Counter whose per-call increments are kept in plain nested maps and handed to the
+ * counter when the registry is read (a scrape, or the --workers primary gathering its workers).
+ * prom-client builds and hashes a label string on every `inc`; on a path taken several times per
+ * call, tens of thousands of times a second, that was a visible share of the server's time. Here an
+ * increment is one map lookup per label and an addition. The exported series are the same.
+ */
+export interface BatchedCounter {
+  /** Adds `by` (default 1) to the series with these label values, given in `labelNames` order. */
+  inc(first: string, second?: string, third?: string, by?: number): void;
+}
+
+interface Cell {
+  readonly labels: Record<string, string>;
+  pending: number;
+}
+
+type Level = Map<string, Level | Cell>;
+
+export function batchedCounter(config: {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly registers: Registry[];
+}): BatchedCounter {
+  const { labelNames } = config;
+  if (labelNames.length < 1 || labelNames.length > 3) throw new Error(`${config.name}: 1 to 3 labels`);
+  const root: Level = new Map();
+  const cells: Cell[] = [];
+  new Counter({
+    ...config,
+    labelNames: [...labelNames],
+    collect() {
+      for (const cell of cells) {
+        if (cell.pending === 0) continue;
+        this.inc(cell.labels, cell.pending);
+        cell.pending = 0;
+      }
+    },
+  });
+
+  const cellFor = (values: readonly string[]): Cell => {
+    let level = root;
+    for (let i = 0; i < values.length - 1; i++) {
+      const value = values[i] as string;
+      let next = level.get(value) as Level | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(value, next);
+      }
+      level = next;
+    }
+    const last = values[values.length - 1] as string;
+    let cell = level.get(last) as Cell | undefined;
+    if (cell === undefined) {
+      const labels: Record<string, string> = {};
+      labelNames.forEach((name, i) => {
+        labels[name] = values[i] as string;
+      });
+      cell = { labels, pending: 0 };
+      level.set(last, cell);
+      cells.push(cell);
+    }
+    return cell;
+  };
+
+  return {
+    inc(first, second = "", third = "", by = 1) {
+      // The common case, every label set after its first call, allocates nothing.
+      let cell: Level | Cell | undefined = root.get(first);
+      if (labelNames.length >= 2) cell = (cell as Level | undefined)?.get(second);
+      if (labelNames.length === 3) cell = (cell as Level | undefined)?.get(third);
+      if (cell === undefined) cell = cellFor([first, second, third].slice(0, labelNames.length));
+      (cell as Cell).pending += by;
+    },
+  };
+}
