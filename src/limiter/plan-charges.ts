@@ -1,4 +1,4 @@
-import type { DescriptorEntry, LimitWindow, PolicyTable } from "../policy/policy-types.ts";
+import type { DescriptorEntry, LimitWindow, MatchedRule, PolicyTable } from "../policy/policy-types.ts";
 import { type Unit, unitMillis } from "../policy/units.ts";
 import type { DescriptorCharge, DescriptorMode, WindowCharge } from "../store/counter-store.ts";
 import type { CallDescriptor, RateLimitCall } from "./limiter-types.ts";
@@ -47,16 +47,18 @@ export interface ChargePlan {
   readonly charges: readonly DescriptorCharge[];
 }
 
-/** A descriptor's limit before `replaces` is applied. */
-interface ResolvedLimit {
-  readonly ruleId: string;
-  readonly counterId: string;
-  readonly windows: readonly LimitWindow[];
-  readonly unlimited: boolean;
-  readonly mode: DescriptorMode;
-  readonly countRejected: boolean;
-  /** Whether `windows` is the compiled policy's own list (else one made for this call). */
-  readonly fromPolicy: boolean;
+/**
+ * A descriptor's limit before `replaces` is applied: the matched rule itself (no copy per call), or
+ * the limit Envoy sent in the descriptor.
+ */
+type ResolvedLimit = Pick<
+  MatchedRule,
+  "ruleId" | "counterId" | "windows" | "unlimited" | "shadowMode" | "quotaMode" | "countRejected"
+>;
+
+/** A shadow rule never refuses, even if it is also in quota mode. */
+function modeOf(limit: ResolvedLimit): DescriptorMode {
+  return limit.shadowMode ? "shadow" : limit.quotaMode ? "quota" : "enforced";
 }
 
 export function planCharges(
@@ -93,18 +95,21 @@ export function planCharges(
     const cost = descriptorCost(call, descriptor);
     // Only the policy's own lists live on; a filtered list or an override's is made for this call.
     const { planned, charged } =
-      kept === limit.windows && limit.fromPolicy ? sharedShapes(kept) : windowShapes(kept);
+      kept === limit.windows && descriptor.limitOverride === undefined
+        ? sharedShapes(kept)
+        : windowShapes(kept);
+    const mode = modeOf(limit);
     descriptors.push({
       kind: "charged",
       ruleId: limit.ruleId,
-      mode: limit.mode,
+      mode,
       cost,
       chargeIndex: charges.length,
       windows: planned,
     });
     charges.push({
       counterKey: counterKey(limit.counterId),
-      mode: limit.mode,
+      mode,
       cost,
       countRejected: limit.countRejected,
       windows: charged,
@@ -184,22 +189,12 @@ function resolveLimit(
       counterId: overrideCounterId(domain, descriptor.entries),
       windows: [{ unit: override.unit, requestsPerUnit: override.requestsPerUnit, replaces: [] }],
       unlimited: false,
-      mode: "enforced",
+      shadowMode: false,
+      quotaMode: false,
       countRejected: true,
-      fromPolicy: false,
     };
   }
-  if (rule === undefined) return undefined;
-  return {
-    ruleId: rule.ruleId,
-    counterId: rule.counterId,
-    windows: rule.windows,
-    unlimited: rule.unlimited,
-    // A shadow rule never refuses, even if it is also in quota mode.
-    mode: rule.shadowMode ? "shadow" : rule.quotaMode ? "quota" : "enforced",
-    countRejected: rule.countRejected,
-    fromPolicy: true,
-  };
+  return rule;
 }
 
 /**

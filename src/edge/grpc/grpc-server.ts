@@ -143,7 +143,7 @@ function answer(
   let decided: Decision | Promise<Decision>;
   try {
     request = toRateLimitCall(checkSize(call.request));
-    decided = limiter.shouldRateLimit(request, callContext(call, deadline));
+    decided = limiter.shouldRateLimit(request, new GrpcCallContext(call, deadline));
   } catch (error: unknown) {
     return fail(error);
   }
@@ -154,22 +154,28 @@ function answer(
 /**
  * The call's deadline, and a signal aborted when the caller cancels, made only when read: a call
  * queued for a concurrency lease stops waiting once Envoy resets the stream (its client went away
- * or its timeout fired), while the other calls, nearly all of them, never look at it.
+ * or its timeout fired), while the other calls, nearly all of them, never look at it. A class, so
+ * the getter lives on the prototype instead of being defined on a new object per call.
  */
-function callContext(call: IncomingCall, deadline: number): CallContext {
-  let controller: AbortController | undefined;
-  return {
-    deadlineMs: deadline,
-    get signal() {
-      if (controller === undefined) {
-        const created = new AbortController();
-        if (call.cancelled) created.abort(CALL_CANCELLED);
-        else call.once("cancelled", () => created.abort(CALL_CANCELLED));
-        controller = created;
-      }
-      return controller.signal;
-    },
-  };
+class GrpcCallContext implements CallContext {
+  readonly deadlineMs: number;
+  readonly #call: IncomingCall;
+  #controller: AbortController | undefined;
+
+  constructor(call: IncomingCall, deadline: number) {
+    this.#call = call;
+    this.deadlineMs = deadline;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const created = new AbortController();
+      if (this.#call.cancelled) created.abort(CALL_CANCELLED);
+      else this.#call.once("cancelled", () => created.abort(CALL_CANCELLED));
+      this.#controller = created;
+    }
+    return this.#controller.signal;
+  }
 }
 
 function checkSize(request: RateLimitRequest | OversizedRequest): RateLimitRequest {
