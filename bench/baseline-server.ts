@@ -6,8 +6,8 @@
 //   node bench/baseline-server.ts [--grpc-addr 127.0.0.1:0] [--reply minimal|sized]
 //
 // `--reply sized` answers what Sluice answers for the benchmark calls in size and shape (three
-// descriptor statuses, three headers), after an `await` as Sluice's asynchronous handler does: the
-// transport's cost for Sluice's replies, still without any decision logic.
+// descriptor statuses, three headers), synchronously as Sluice does when it needs no store round
+// trip: the transport's cost for Sluice's replies, still without any decision logic.
 //
 // Prints one JSON line {"msg":"serving","grpcPort":N} once bound; stops on SIGTERM or SIGINT.
 import { parseArgs } from "node:util";
@@ -64,12 +64,7 @@ const server = new Server();
 server.addService(RateLimitServiceService, {
   shouldRateLimit:
     values.reply === "sized"
-      ? (_call: unknown, callback: Callback) => {
-          void (async () => {
-            await Promise.resolve();
-            callback(null, SIZED);
-          })();
-        }
+      ? (_call: unknown, callback: Callback) => callback(null, SIZED)
       : (_call: unknown, callback: Callback) => callback(null, MINIMAL),
 });
 

@@ -92,7 +92,9 @@ try {
   if (needs("redis-cluster")) cluster = await startRedisCluster();
   // Redis stays unpinned: on CPU 1 it would queue behind a saturated ghz, and the scheduler can run
   // it on CPU 0 while the server waits for its answer.
-  const base: TargetOptions = { pinTo: serverCpu, redis, cluster };
+  // One worker unless a row says otherwise: Sluice's default with Redis is a worker per core, which
+  // pinned to one CPU would be several processes sharing it.
+  const base: TargetOptions = { pinTo: serverCpu, redis, cluster, workers: 1 };
 
   out(
     `# Sluice benchmark, ${new Date().toISOString()}\n\n${machineLine(machineInfo())}; ${pinned ? "server on CPU 0, ghz on CPU 1 (--cpus 1), Redis unpinned" : "unpinned"}\n`,
