@@ -128,10 +128,12 @@ export function guardCounterStore(
       // own command timeout equals `timeoutMs`, so a slow store is still seen as failing.
       const pending = Promise.resolve(store.charge(descriptors, callOptions)).then(
         (result) => {
+          inFlight--;
           for (const b of taken) b.recordSuccess();
           return result;
         },
         (error: unknown) => {
+          inFlight--;
           const reachable = error instanceof StoreError && !error.transient;
           for (const b of taken) {
             if (reachable) b.recordSuccess();
@@ -139,10 +141,6 @@ export function guardCounterStore(
           }
           throw error;
         },
-      );
-      void pending.then(
-        () => inFlight--,
-        () => inFlight--,
       );
       return withTimeout(pending, budgetMs, "counter store: no answer in time");
     },

@@ -48,12 +48,7 @@ export class RedisCounterStore implements CounterStore {
     await this.#connection.ready();
     const groups = this.#groups(descriptors);
     const quotaTotal = descriptors.filter((d) => d.mode === "quota").length;
-    const settled = await Promise.allSettled(groups.map((g) => this.#call(descriptors, g, quotaTotal)));
-    const replies: ChargeReply[] = [];
-    for (const outcome of settled) {
-      if (outcome.status === "rejected") throw toStoreError(outcome.reason);
-      replies.push(outcome.value);
-    }
+    const replies = await this.#callAll(descriptors, groups, quotaTotal);
 
     const counts: WindowCounts[][] = descriptors.map(() => []);
     groups.forEach((indices, g) => {
@@ -104,6 +99,29 @@ export class RedisCounterStore implements CounterStore {
       else group.push(i);
     });
     return [...bySlot.values()];
+  }
+
+  /** One script call per group, all sent at once; the first failure, once all have settled. */
+  async #callAll(
+    descriptors: readonly DescriptorCharge[],
+    groups: number[][],
+    quotaTotal: number,
+  ): Promise<ChargeReply[]> {
+    // A single Redis (and most Cluster calls) has one group: no allSettled bookkeeping per call.
+    if (groups.length === 1) {
+      try {
+        return [await this.#call(descriptors, groups[0] as number[], quotaTotal)];
+      } catch (error: unknown) {
+        throw toStoreError(error);
+      }
+    }
+    const settled = await Promise.allSettled(groups.map((g) => this.#call(descriptors, g, quotaTotal)));
+    const replies: ChargeReply[] = [];
+    for (const outcome of settled) {
+      if (outcome.status === "rejected") throw toStoreError(outcome.reason);
+      replies.push(outcome.value);
+    }
+    return replies;
   }
 
   async #call(descriptors: readonly DescriptorCharge[], indices: number[], quotaTotal: number) {
