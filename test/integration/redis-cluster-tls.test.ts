@@ -84,8 +84,9 @@ describe("Redis Cluster over TLS (rediss:// seeds) with AUTH", () => {
       expect(await callOutcome(client, strictRequest("rel-default", `untrusted-${run}`), 2_000)).toBe(
         "UNAVAILABLE:store",
       );
-      // The lease store has its own connections, opened by the first lease call, which waits up to
-      // their 2 s connect timeout before it fails: they refuse the certificate too.
+      // The lease store has its own connections, opened by the first lease call; they refuse the
+      // certificate too. The call is bounded by --store-timeout-ms, 2 s in this harness
+      // (test/support/sluice-process.ts), hence the longer client deadline here.
       expect(
         await callOutcome(client, freePlanLease(`tls-${run}`, "lease_acquire", "untrusted"), 5_000),
       ).toMatch(/^UNAVAILABLE/);
