@@ -1,4 +1,5 @@
-import type { Cluster, Redis, RedisOptions } from "ioredis";
+import { Cluster, type Redis, type RedisOptions } from "ioredis";
+import { clusterSlot } from "./cluster-slot.ts";
 import { StoreError } from "./counter-store.ts";
 import { CHARGE_SCRIPT, REFUND_SCRIPT } from "./redis-charge-script.ts";
 import { createRedisClient, type RedisTarget } from "./redis-client.ts";
@@ -120,4 +121,14 @@ function waitForReady(client: Redis | Cluster, timeoutMs: number): Promise<void>
 /** A reply that does not have the shape the script returns: a bug, not an outage. */
 export function malformedReply(what: string): StoreError {
   return new StoreError(`redis: malformed ${what} reply`, { transient: false });
+}
+
+/**
+ * Which Redis node holds `key`, as far as the client knows now: `host:port` of the master of its
+ * slot on a Cluster, `redis` for a single server. The guarded stores keep one circuit per node.
+ */
+export function redisNodeOf(connection: RedisConnection, key: string): string {
+  const client = connection.client;
+  if (!connection.cluster || !(client instanceof Cluster)) return "redis";
+  return client.slots[clusterSlot(key)]?.[0] ?? "cluster";
 }

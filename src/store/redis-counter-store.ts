@@ -1,4 +1,3 @@
-import { Cluster } from "ioredis";
 import { isAdmitted } from "../limiter/admission.ts";
 import { clusterSlot } from "./cluster-slot.ts";
 import { slotKey } from "./counter-key.ts";
@@ -10,6 +9,7 @@ import {
   type RedisConnection,
   type RedisConnectionOptions,
   type RedisTarget,
+  redisNodeOf,
 } from "./redis-connection.ts";
 import { toStoreError } from "./redis-store-error.ts";
 
@@ -78,14 +78,9 @@ export class RedisCounterStore implements CounterStore {
     return this.#connection.close();
   }
 
-  /**
-   * Which Redis node holds a counter, as far as the client knows now: `host:port` of the master of
-   * its slot on a Cluster, `redis` for a single server. The guarded store keeps one circuit per node.
-   */
+  /** Which Redis node holds a counter (redis-connection.ts), for the guard's circuit per node. */
   partitionOf(counterKey: string): string {
-    const client = this.#connection.client;
-    if (!this.#connection.cluster || !(client instanceof Cluster)) return "redis";
-    return client.slots[clusterSlot(counterKey)]?.[0] ?? "cluster";
+    return redisNodeOf(this.#connection, counterKey);
   }
 
   /** One group per Cluster slot in order of first appearance; on a single Redis, one group. */

@@ -7,6 +7,7 @@ import {
   type RedisConnection,
   type RedisConnectionOptions,
   type RedisTarget,
+  redisNodeOf,
 } from "./redis-connection.ts";
 import { ACQUIRE_LEASE_SCRIPT, RELEASE_LEASE_SCRIPT } from "./redis-lease-script.ts";
 import { toStoreError } from "./redis-store-error.ts";
@@ -98,6 +99,14 @@ export class RedisLeaseStore implements LeaseStore {
     }
     const [released, held, expired] = integers(reply, 3, "lease release");
     return { released: released === 1, held, expired };
+  }
+
+  /**
+   * Which Redis node holds a lease set (redis-connection.ts), for a circuit per node. A lease key
+   * keeps its counter's `{hash tag}`, so it is the node that holds the counter's windows too.
+   */
+  partitionOf(key: string): string {
+    return redisNodeOf(this.#connection, key);
   }
 
   onRelease(listener: (key: string) => void): () => void {
