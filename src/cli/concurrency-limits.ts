@@ -15,7 +15,9 @@ import { guardLeaseStore } from "../store/guarded-lease-store.ts";
 import { lazyLeaseStore } from "../store/lazy-lease-store.ts";
 import type { LeaseStore } from "../store/lease-store.ts";
 import { MemoryLeaseStore } from "../store/memory-lease-store.ts";
+import { RedisLeaseStore } from "../store/redis-lease-store.ts";
 import { systemTimers } from "../timers.ts";
+import { circuitChangeLog } from "./circuit-change-log.ts";
 import type { StoreFallbackOptions } from "./store-fallback-options.ts";
 
 /**
@@ -29,6 +31,8 @@ export interface ConcurrencyLimitsOptions {
   readonly storeSettings: CounterStoreSettings;
   /** `--store-timeout-ms`: the longest wait for one lease script call, as for a charge. */
   readonly storeTimeoutMs: number;
+  /** `--store-max-in-flight`: lease script calls outstanding at once (a bound of their own). */
+  readonly storeMaxInFlight: number;
   /** The counters' failure policy, expected instances and fallback metric, which leases follow too. */
   readonly fallback: StoreFallbackOptions;
   readonly policy: () => PolicyTable;
@@ -66,8 +70,16 @@ export function addConcurrencyLimits(
       },
     });
     // The memory store cannot be unreachable; a timer per call would only cost.
-    if (store instanceof MemoryLeaseStore) return store;
-    return guardLeaseStore(store, { timeoutMs: options.storeTimeoutMs, clock: systemClock });
+    if (!(store instanceof RedisLeaseStore)) return store;
+    // The counters' protection with their settings; its circuits are logged but not in the
+    // open-circuits gauge, which counts the counter store's nodes.
+    return guardLeaseStore(store, {
+      timeoutMs: options.storeTimeoutMs,
+      maxInFlight: options.storeMaxInFlight,
+      clock: systemClock,
+      partitionOf: (key) => store.partitionOf(key),
+      onCircuitChange: circuitChangeLog(logger, "lease store"),
+    });
   });
   const queueOver = (store: LeaseStore) =>
     createLeaseQueue({

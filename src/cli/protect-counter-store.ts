@@ -3,6 +3,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { CounterStore } from "../store/counter-store.ts";
 import { guardCounterStore } from "../store/guarded-counter-store.ts";
 import { RedisCounterStore } from "../store/redis-counter-store.ts";
+import { circuitChangeLog } from "./circuit-change-log.ts";
 
 export interface StoreProtection {
   readonly timeoutMs: number;
@@ -23,6 +24,7 @@ export function protectCounterStore(
   { timeoutMs, maxInFlight, metrics, logger }: StoreProtection,
 ): CounterStore {
   if (!(backend instanceof RedisCounterStore)) return store;
+  const logChange = circuitChangeLog(logger, "counter store");
   const guarded = guardCounterStore(store, {
     timeoutMs,
     maxInFlight,
@@ -30,12 +32,7 @@ export function protectCounterStore(
     partitionOf: (key) => backend.partitionOf(key),
     onCircuitChange(partition, from, to) {
       metrics.setStoreOpenCircuits(guarded.openCircuits());
-      // Open ⇄ half-open flips every probe period during an outage; only the edges are news.
-      if (to === "open" && from === "closed") {
-        logger.warn({ partition }, "counter store circuit opened: answering per the failure policy");
-      } else if (to === "closed") {
-        logger.info({ partition }, "counter store circuit closed: deciding with the store again");
-      }
+      logChange(partition, from, to);
     },
   });
   return guarded;

@@ -107,6 +107,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   const concurrency = addConcurrencyLimits(limiter, {
     storeSettings: storeSettings(settings, redisCa.ca),
     storeTimeoutMs: settings.storeTimeoutMs,
+    storeMaxInFlight: settings.storeMaxInFlight,
     fallback,
     policy,
     store,

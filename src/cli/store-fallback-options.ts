@@ -2,8 +2,8 @@ import { systemClock } from "../clock.ts";
 import type { RateLimiterOptions } from "../limiter/rate-limiter.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Settings } from "../settings/settings.ts";
-import { fallbackReason } from "../store/guarded-counter-store.ts";
 import { MemoryCounterStore } from "../store/memory-counter-store.ts";
+import { fallbackReason } from "../store/store-guard.ts";
 import { memoryStoreOptions } from "./memory-store-options.ts";
 
 export type StoreFallbackOptions = Required<

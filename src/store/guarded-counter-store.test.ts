@@ -3,7 +3,8 @@ import { once } from "node:events";
 import { connect } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type ChargeResult, type CounterStore, type DescriptorCharge, StoreError } from "./counter-store.ts";
-import { guardCounterStore, StoreGuardError } from "./guarded-counter-store.ts";
+import { guardCounterStore } from "./guarded-counter-store.ts";
+import { StoreGuardError } from "./store-guard.ts";
 
 interface Pending {
   descriptors: readonly DescriptorCharge[];

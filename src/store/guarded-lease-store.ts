@@ -1,37 +1,45 @@
-import type { Clock } from "../clock.ts";
-import { StoreGuardError, withTimeout } from "./guarded-counter-store.ts";
 import type { LeaseCallOptions, LeaseStore } from "./lease-store.ts";
+import { createStoreGuard, type StoreGuardSettings } from "./store-guard.ts";
 
-export interface GuardedLeaseStoreOptions {
-  /** Longest wait for one acquire or release, in ms; a call's own deadline can shorten it. */
-  readonly timeoutMs: number;
-  readonly clock: Clock;
+export interface GuardedLeaseStoreOptions extends StoreGuardSettings {
+  /**
+   * Which Redis node holds a lease set (RedisLeaseStore.partitionOf), so one dead Cluster master
+   * opens only its own circuit. Default: one partition for the whole store.
+   */
+  readonly partitionOf?: (leaseKey: string) => string;
+}
+
+export interface GuardedLeaseStore extends LeaseStore {
+  /** Partitions whose circuit is not closed. */
+  openCircuits(): number;
 }
 
 /**
- * Puts the counters' per-call deadline in front of a remote lease store: each acquire and release
- * waits at most `timeoutMs` (`--store-timeout-ms`), or less when the caller's deadline is nearer,
- * and then fails with a transient StoreGuardError, which the concurrency limiter answers per the
- * failure policy. Waiting in a lease queue is not a store call: only each script call is bounded.
+ * Gives lease script calls the counters' protection (store-guard.ts), with the same settings: each
+ * acquire and release waits at most `timeoutMs` (`--store-timeout-ms`), or less when the caller's
+ * deadline is nearer; at most `maxInFlight` lease calls are outstanding, beyond which calls are shed
+ * at once; and a circuit breaker per Redis node answers at once after repeated failures, probing for
+ * recovery. Each refusal is a transient StoreGuardError, which the concurrency limiter answers per the
+ * failure policy. Waiting in a lease queue is not a store call: only each script call is guarded.
+ * The bound and the breakers are the lease store's own, apart from the counters'.
  *
  * Like a charge, an acquire the guard stopped waiting for may still run in Redis and take its lease;
  * it then holds a slot until its release or `lease_ttl`, erring on the side of admitting fewer.
  */
-export function guardLeaseStore(
-  store: LeaseStore,
-  { timeoutMs, clock }: GuardedLeaseStoreOptions,
-): LeaseStore {
-  const bounded = <T>(call: () => Promise<T>, options: LeaseCallOptions | undefined, what: string) => {
-    const budgetMs = Math.min(timeoutMs, (options?.deadlineMs ?? Number.POSITIVE_INFINITY) - clock());
-    if (budgetMs <= 0) {
-      return Promise.reject(new StoreGuardError("timeout", `lease store: the call's deadline has passed`));
-    }
-    return withTimeout(call(), budgetMs, `lease store: no ${what} reply in time`);
-  };
+export function guardLeaseStore(store: LeaseStore, options: GuardedLeaseStoreOptions): GuardedLeaseStore {
+  const partitionOf = options.partitionOf ?? (() => "");
+  const guard = createStoreGuard("lease store", options);
+  const guarded = <T>(
+    key: string,
+    call: LeaseCallOptions | undefined,
+    invoke: () => Promise<T>,
+    what: string,
+  ) => guard.call([partitionOf(key)], call?.deadlineMs, invoke, `lease store: no ${what} reply in time`);
   return {
-    acquire: (request, options) => bounded(() => store.acquire(request), options, "acquire"),
-    release: (key, leaseId, options) => bounded(() => store.release(key, leaseId), options, "release"),
+    acquire: (request, call) => guarded(request.key, call, () => store.acquire(request), "acquire"),
+    release: (key, leaseId, call) => guarded(key, call, () => store.release(key, leaseId), "release"),
     onRelease: (listener) => store.onRelease(listener),
     close: () => store.close(),
+    openCircuits: () => guard.openCircuits(),
   };
 }
