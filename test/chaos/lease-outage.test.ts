@@ -12,7 +12,8 @@ import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
  * catches): a call carrying a lease entry is answered per its domain's failure policy within its
  * deadline (`lease-local`: this instance's own leases at max ÷ expected instances; `lease-default`,
  * following `--failure-policy unavailable`: UNAVAILABLE), health stays SERVING because one domain
- * still answers, and once Redis resumes leases are taken and enforced in Redis again.
+ * still answers, the lease store's circuit opens, and once Redis resumes it closes and leases are
+ * taken and enforced in Redis again.
  */
 
 const POLICIES = "test/fixtures/lease-reliability";
@@ -187,12 +188,29 @@ describe("chaos: concurrency leases while Redis is paused, then killed", () => {
     await answeredPerPolicy("paused");
   });
 
+  it("opens the lease store's circuit while Redis stays paused, and still answers per policy in time", async () => {
+    // The lease calls above failed by timeout; a few more make sure the breaker has seen enough.
+    for (let i = 0; i < 20 && !sluice.output().includes("lease store circuit opened"); i++) {
+      await ask(client, start("lease-local", "open", `probe-${i}`));
+      await ask(client, done("lease-local", "open", `probe-${i}`));
+    }
+    expect(sluice.output()).toContain("lease store circuit opened");
+    // Refused by the breaker (or, for its probe, by the timeout): a local lease either way.
+    for (const id of ["a", "b"]) {
+      const answer = await ask(client, start("lease-local", "opened", id));
+      expect(answer.outcome).toBe("OK+headers");
+      expect(answer.ms).toBeLessThan(CALL_TIMEOUT_MS);
+    }
+  });
+
   it("takes and enforces leases in Redis again once it resumes", async () => {
     process.kill(redis.pid, "SIGCONT");
     paused = false;
     // The acquires the guard gave up on were sent already: the resumed Redis runs them, so it
     // may hold the outage's leases too, until their releases (which it also runs) or lease_ttl.
     await enforcedByRedisAgain("paused", "resumed");
+    // A probe found Redis answering again.
+    expect(sluice.output()).toContain("lease store circuit closed");
   });
 
   it("answers per the failure policy with Redis killed, and uses Redis again once it restarts", async () => {
