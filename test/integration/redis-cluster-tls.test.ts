@@ -78,6 +78,9 @@ describe("Redis Cluster over TLS (rediss:// seeds) with AUTH", () => {
       seeds,
       "--redis-tls-ca",
       other.certFile,
+      // Well inside the calls' deadlines below (the harness default, 2 s, would race the first one).
+      "--store-timeout-ms",
+      "500",
     ]);
     const client = createRlsClient(sluice.grpcAddress);
     try {
@@ -85,8 +88,7 @@ describe("Redis Cluster over TLS (rediss:// seeds) with AUTH", () => {
         "UNAVAILABLE:store",
       );
       // The lease store has its own connections, opened by the first lease call; they refuse the
-      // certificate too. The call is bounded by --store-timeout-ms, 2 s in this harness
-      // (test/support/sluice-process.ts), hence the longer client deadline here.
+      // certificate too. Each lease script call is bounded by --store-timeout-ms.
       expect(
         await callOutcome(client, freePlanLease(`tls-${run}`, "lease_acquire", "untrusted"), 5_000),
       ).toMatch(/^UNAVAILABLE/);
