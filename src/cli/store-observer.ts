@@ -1,11 +1,11 @@
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import { StoreError } from "../store/counter-store.ts";
+import { transientStoreError } from "../store/counter-store.ts";
 import type { CounterStoreObserver } from "../store/instrument-counter-store.ts";
 
 /** The `kind` label of a store failure; the store contract says it rejects with StoreError only. */
 export function storeErrorKind(error: unknown): "transient" | "permanent" {
-  return error instanceof StoreError && error.transient ? "transient" : "permanent";
+  return transientStoreError(error) === undefined ? "permanent" : "transient";
 }
 
 /**

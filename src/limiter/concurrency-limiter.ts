@@ -1,8 +1,13 @@
 import type { Clock } from "../clock.ts";
 import type { ConcurrencyRule } from "../policy/concurrency-limit.ts";
-import type { FailurePolicy } from "../policy/failure-policy.ts";
+import { type FailurePolicy, failurePolicyOf } from "../policy/failure-policy.ts";
 import type { PolicyTable } from "../policy/policy-types.ts";
-import type { ChargeOptions, ChargeResult, CounterStore } from "../store/counter-store.ts";
+import {
+  type ChargeOptions,
+  type ChargeResult,
+  type CounterStore,
+  transientStoreError,
+} from "../store/counter-store.ts";
 import { type LeaseRequest, leaseKey } from "../store/lease-store.ts";
 import { type DecideOptions, decide } from "./decide.ts";
 import { dryRunCharges, refusedRequestCharges } from "./dry-run-charges.ts";
@@ -10,14 +15,7 @@ import { fallbackDecision } from "./fallback-decision.ts";
 import { concurrencyRefusal, type LeaseResult, withLeaseStatuses } from "./lease-decision.ts";
 import { hasLeaseEntries, type LeaseDescriptor, splitLeaseDescriptors } from "./lease-descriptors.ts";
 import { type LeaseChange, type LeaseEvent, reportOutcome } from "./lease-event.ts";
-import {
-  askForLease,
-  failurePolicyOf,
-  type LeaseAttempt,
-  type LocalLeases,
-  releaseEverywhere,
-  transientStoreError,
-} from "./lease-fallback.ts";
+import { askForLease, type LeaseAttempt, type LocalLeases, releaseEverywhere } from "./lease-fallback.ts";
 import type { LeaseQueue, QueueOptions } from "./lease-queue.ts";
 import type { Decision, RateLimitCall } from "./limiter-types.ts";
 import { type ChargePlan, planCharges } from "./plan-charges.ts";

@@ -1,7 +1,5 @@
 import type { ConcurrencyRule } from "../policy/concurrency-limit.ts";
 import type { FailurePolicy } from "../policy/failure-policy.ts";
-import type { PolicyTable } from "../policy/policy-types.ts";
-import { StoreError } from "../store/counter-store.ts";
 import type { LeaseRequest } from "../store/lease-store.ts";
 import type { LeaseOutcome, LeaseQueue, QueueOptions } from "./lease-queue.ts";
 
@@ -21,20 +19,6 @@ export interface LeaseQueues {
 
 /** The answer to a lease-store failure a call gets, short of failing it. */
 export type LeaseFallback = "allow" | "deny" | "local";
-
-/** A domain's failure policy: its policy file's `failure_policy`, else the service's. */
-export function failurePolicyOf(
-  table: PolicyTable,
-  domain: string,
-  service: FailurePolicy | undefined,
-): FailurePolicy {
-  return table.domains.get(domain)?.failurePolicy ?? service ?? "unavailable";
-}
-
-/** The error as a transient StoreError (connection lost, timeout), or undefined: anything else stays an error. */
-export function transientStoreError(error: unknown): StoreError | undefined {
-  return error instanceof StoreError && error.transient ? error : undefined;
-}
 
 /**
  * Whether `policy` answers a lease the store could not give, or the call fails with the store's

@@ -1,7 +1,12 @@
 import type { Clock } from "../clock.ts";
-import type { FailurePolicy } from "../policy/failure-policy.ts";
+import { type FailurePolicy, failurePolicyOf } from "../policy/failure-policy.ts";
 import type { PolicyTable } from "../policy/policy-types.ts";
-import { type ChargeResult, type CounterStore, StoreError } from "../store/counter-store.ts";
+import {
+  type ChargeResult,
+  type CounterStore,
+  type StoreError,
+  transientStoreError,
+} from "../store/counter-store.ts";
 import { answerWithoutStore, type LocalFallback } from "./answer-without-store.ts";
 import { decide } from "./decide.ts";
 import type { Decision, HeaderStyle, RateLimitCall } from "./limiter-types.ts";
@@ -74,10 +79,11 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     plan: ChargePlan,
     error: unknown,
   ): Promise<Decision> => {
-    if (!(error instanceof StoreError) || !error.transient) return Promise.reject(error);
-    const policy = table.domains.get(call.domain)?.failurePolicy ?? options.failurePolicy ?? "unavailable";
-    options.onFallback?.({ domain: call.domain, policy, error });
-    return answerWithoutStore(policy, plan, error, { local: options.local, decideOptions });
+    const transient = transientStoreError(error);
+    if (transient === undefined) return Promise.reject(error);
+    const policy = failurePolicyOf(table, call.domain, options.failurePolicy);
+    options.onFallback?.({ domain: call.domain, policy, error: transient });
+    return answerWithoutStore(policy, plan, transient, { local: options.local, decideOptions });
   };
 
   return {

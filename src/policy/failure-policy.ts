@@ -1,3 +1,5 @@
+import type { PolicyTable } from "./policy-types.ts";
+
 /**
  * What Sluice answers when its counter store cannot be asked (unreachable, too slow, or shedding load):
  * - `unavailable`: gRPC UNAVAILABLE, so Envoy's own `failure_mode_deny` decides (the default: the
@@ -9,6 +11,15 @@
  * Set for the whole service and, per domain, by a policy file's top-level `failure_policy`.
  */
 export type FailurePolicy = "unavailable" | "allow" | "deny" | "local";
+
+/** A domain's failure policy: its policy file's `failure_policy`, else the service's, else `unavailable`. */
+export function failurePolicyOf(
+  table: PolicyTable,
+  domain: string,
+  service: FailurePolicy | undefined,
+): FailurePolicy {
+  return table.domains.get(domain)?.failurePolicy ?? service ?? "unavailable";
+}
 
 export const FAILURE_POLICIES: readonly FailurePolicy[] = ["unavailable", "allow", "deny", "local"];
 

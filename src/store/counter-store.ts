@@ -90,3 +90,8 @@ export class StoreError extends Error {
     this.transient = options.transient;
   }
 }
+
+/** The error as a transient StoreError (connection lost, timeout), or undefined: anything else stays an error. */
+export function transientStoreError(error: unknown): StoreError | undefined {
+  return error instanceof StoreError && error.transient ? error : undefined;
+}
