@@ -1,4 +1,4 @@
-import type { FailurePolicy } from "../policy/failure-policy.ts";
+import { type FailurePolicy, failurePolicyOf } from "../policy/failure-policy.ts";
 import type { PolicyTable } from "../policy/policy-types.ts";
 import type { CounterStore } from "../store/counter-store.ts";
 
@@ -59,8 +59,8 @@ export function watchStoreHealth(
 export function canAnswer(storeUp: boolean, table: PolicyTable, failurePolicy: FailurePolicy): boolean {
   if (storeUp) return true;
   if (table.domains.size === 0) return failurePolicy !== "unavailable";
-  for (const domain of table.domains.values()) {
-    if ((domain.failurePolicy ?? failurePolicy) !== "unavailable") return true;
+  for (const domain of table.domains.keys()) {
+    if (failurePolicyOf(table, domain, failurePolicy) !== "unavailable") return true;
   }
   return false;
 }
