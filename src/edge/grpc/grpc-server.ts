@@ -122,10 +122,15 @@ function answer(
   const stopTimer = metrics.startCallTimer();
   const deadline = deadlineMs(call);
   const reply = (decision: Decision): void => {
-    if (callerGaveUp(call, deadline)) metrics.recordAbandonedCall();
-    else {
-      metrics.recordDecision(request.domain, policy().hasDomain(request.domain), decision);
-      callback(null, toRateLimitResponse(decision));
+    try {
+      if (callerGaveUp(call, deadline)) metrics.recordAbandonedCall();
+      else {
+        metrics.recordDecision(request.domain, policy().hasDomain(request.domain), decision);
+        callback(null, toRateLimitResponse(decision));
+      }
+    } catch (error: unknown) {
+      // As for an error deciding: answered INTERNAL, never thrown into grpc-js or left unhandled.
+      return fail(error);
     }
     stopTimer();
   };
