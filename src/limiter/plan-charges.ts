@@ -67,16 +67,8 @@ export function planCharges(
   counterKey: (counterId: string) => string,
 ): ChargePlan {
   const known = table.hasDomain(call.domain);
-  const resolved: (ResolvedLimit | undefined)[] = [];
-  let replacing = false;
-  for (const descriptor of call.descriptors) {
-    const limit = known ? resolveLimit(call.domain, descriptor, table) : undefined;
-    resolved.push(limit);
-    if (limit !== undefined && !limit.unlimited && limit.windows.some((w) => w.replaces.length > 0))
-      replacing = true;
-  }
-  // `replaces` is rare: only when some matched window names another is there anything to drop.
-  const replaced = replacing ? replacedNames(resolved) : undefined;
+  const resolved = call.descriptors.map((d) => (known ? resolveLimit(call.domain, d, table) : undefined));
+  const replaced = replacedNames(resolved);
 
   const descriptors: PlannedDescriptor[] = [];
   const charges: DescriptorCharge[] = [];
@@ -202,12 +194,16 @@ function resolveLimit(
  * OTHER matched window names it, so a window listing its own name does not drop itself.
  * Dropping does not chain: a replaced window still replaces what it names, as in envoyproxy/ratelimit.
  */
-function replacedNames(limits: readonly (ResolvedLimit | undefined)[]): Map<string, LimitWindow[]> {
-  const byName = new Map<string, LimitWindow[]>();
+function replacedNames(
+  limits: readonly (ResolvedLimit | undefined)[],
+): Map<string, LimitWindow[]> | undefined {
+  // `replaces` is rare: no map at all (and no filtering by the caller) unless some window names another.
+  let byName: Map<string, LimitWindow[]> | undefined;
   for (const limit of limits) {
     if (limit === undefined || limit.unlimited) continue;
     for (const window of limit.windows) {
       for (const name of window.replaces) {
+        byName ??= new Map();
         const replacers = byName.get(name) ?? [];
         replacers.push(window);
         byName.set(name, replacers);
