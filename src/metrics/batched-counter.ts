@@ -41,39 +41,42 @@ export function batchedCounter(config: {
     },
   });
 
-  const cellFor = (values: readonly string[]): Cell => {
-    let level = root;
-    for (let i = 0; i < values.length - 1; i++) {
-      const value = values[i] as string;
-      let next = level.get(value) as Level | undefined;
-      if (next === undefined) {
-        next = new Map();
-        level.set(value, next);
-      }
-      level = next;
+  /** The level below `level` for `value`, made on first use. */
+  const down = (level: Level, value: string): Level => {
+    let next = level.get(value) as Level | undefined;
+    if (next === undefined) {
+      next = new Map();
+      level.set(value, next);
     }
-    const last = values[values.length - 1] as string;
-    let cell = level.get(last) as Cell | undefined;
-    if (cell === undefined) {
-      const labels: Record<string, string> = {};
-      labelNames.forEach((name, i) => {
-        labels[name] = values[i] as string;
-      });
-      cell = { labels, pending: 0 };
-      level.set(last, cell);
-      cells.push(cell);
-    }
+    return next;
+  };
+
+  const newCell = (level: Level, values: readonly string[]): Cell => {
+    const labels: Record<string, string> = {};
+    labelNames.forEach((name, i) => {
+      labels[name] = values[i] as string;
+    });
+    const cell = { labels, pending: 0 };
+    level.set(values[labelNames.length - 1] as string, cell);
+    cells.push(cell);
     return cell;
   };
 
   return {
     inc(first, second = "", third = "", by = 1) {
-      // The common case, every label set after its first call, allocates nothing.
-      let cell: Level | Cell | undefined = root.get(first);
-      if (labelNames.length >= 2) cell = (cell as Level | undefined)?.get(second);
-      if (labelNames.length === 3) cell = (cell as Level | undefined)?.get(third);
-      if (cell === undefined) cell = cellFor([first, second, third].slice(0, labelNames.length));
-      (cell as Cell).pending += by;
+      // One walk down the levels; every label set after its first call allocates nothing.
+      let level = root;
+      let last = first;
+      if (labelNames.length >= 2) {
+        level = down(level, first);
+        last = second;
+      }
+      if (labelNames.length === 3) {
+        level = down(level, second);
+        last = third;
+      }
+      const cell = (level.get(last) as Cell | undefined) ?? newCell(level, [first, second, third]);
+      cell.pending += by;
     },
   };
 }
