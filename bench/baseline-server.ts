@@ -12,6 +12,7 @@
 // Prints one JSON line {"msg":"serving","grpcPort":N} once bound; stops on SIGTERM or SIGINT.
 import { parseArgs } from "node:util";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { grpcServerOptions } from "../src/edge/grpc/grpc-server.ts";
 import {
   type RateLimitResponse,
   RateLimitResponse_Code,
@@ -60,7 +61,8 @@ const SIZED: RateLimitResponse = {
 };
 
 type Callback = (error: null, response: RateLimitResponse) => void;
-const server = new Server();
+// The same server options as Sluice's (grpc-server.ts), so the baseline measures the same transport.
+const server = new Server(grpcServerOptions());
 server.addService(RateLimitServiceService, {
   shouldRateLimit:
     values.reply === "sized"
