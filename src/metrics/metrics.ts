@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { LeaseEvent } from "../limiter/lease-event.ts";
 import type { Decision } from "../limiter/limiter-types.ts";
 import { batchedCounter } from "./batched-counter.ts";
+import { batchedHistogram } from "./batched-histogram.ts";
 
 /**
  * Every metric Sluice exports, in one place: no metric name appears anywhere else.
@@ -110,7 +111,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["kind"] as const,
     registers,
   });
-  const latency = new Histogram({
+  const latency = batchedHistogram({
     name: "sluice_should_rate_limit_duration_seconds",
     help: "Time from receiving a ShouldRateLimit call to sending its answer.",
     buckets: LATENCY_BUCKETS_SECONDS,
@@ -126,7 +127,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       this.set(inFlight);
     },
   });
-  const storeCharge = new Histogram({
+  const storeCharge = batchedHistogram({
     name: "sluice_store_charge_duration_seconds",
     help: "Round trip of one counter store charge (one Redis script call per request or per slot group).",
     buckets: LATENCY_BUCKETS_SECONDS,
@@ -258,9 +259,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     startCallTimer() {
       inFlight++;
-      const stop = latency.startTimer();
+      const startMs = performance.now();
       return () => {
-        stop();
+        latency.observe((performance.now() - startMs) / 1000);
         inFlight--;
       };
     },
