@@ -23,16 +23,24 @@ export interface Measurement {
 
 const ms = (value: number) => (Number.isNaN(value) ? "–" : value.toFixed(2));
 
-/** A markdown table of one scenario's runs, each row's RPS also shown as a fraction of the baseline's. */
+/**
+ * A markdown table of one scenario's runs, each row's RPS also shown as a fraction of the baseline's
+ * and, where the scenario has one, of the sized baseline's (the transport's ceiling for replies the
+ * size of Sluice's).
+ */
 export function scenarioTable(rows: readonly Measurement[]): string {
-  const baseline = rows.find((r) => r.label === "baseline")?.result.rps;
+  const rpsOf = (label: string) => rows.find((r) => r.label === label)?.result.rps;
+  const baseline = rpsOf("baseline");
+  const sized = rpsOf("baseline-sized");
+  const percentOf = (rps: number, of: number | undefined) =>
+    of === undefined ? "–" : `${Math.round((rps / of) * 100)} %`;
   const lines = [
-    "| server | RPS | vs baseline | server CPU µs/call | p50 ms | p90 ms | p99 ms | p99.9 ms | Sluice p99 ≤ ms | calls | errors | over limit | cache hits | load before → after |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| server | RPS | vs baseline | vs sized | server CPU µs/call | p50 ms | p90 ms | p99 ms | p99.9 ms | Sluice p99 ≤ ms | calls | errors | over limit | cache hits | load before → after |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
   for (const row of rows) {
     const { result } = row;
-    const ratio = baseline === undefined ? "–" : `${Math.round((result.rps / baseline) * 100)} %`;
+    const ratio = `${percentOf(result.rps, baseline)} | ${percentOf(result.rps, sized)}`;
     const overLimit = row.overLimit === undefined ? "–" : `${(row.overLimit * 100).toFixed(1)} %`;
     lines.push(
       `| ${row.label} | ${Math.round(result.rps)} | ${ratio} | ${row.cpuUsPerCall === undefined ? "–" : Math.round(row.cpuUsPerCall)} | ${ms(result.latency.p50)} | ${ms(result.latency.p90)} | ` +

@@ -19,10 +19,10 @@ describe("npm run bench (smoke mode)", () => {
     expect(rows).toHaveLength(2);
     for (const row of rows) {
       const cells = row.split("|").map((c) => c.trim());
-      // server | RPS | vs baseline | CPU | p50 | p90 | p99 | p99.9 | Sluice p99 | calls | errors | ...
+      // server | RPS | vs baseline | vs sized | CPU | p50 | p90 | p99 | p99.9 | Sluice p99 | calls | errors | ...
       expect(Number(cells[2])).toBeGreaterThan(0);
-      expect(cells[10]).toBe("300");
-      expect(cells[11]).toBe("0");
+      expect(cells[11]).toBe("300");
+      expect(cells[12]).toBe("0");
     }
     expect(stdout).toContain("server: `node bin/sluice.js serve");
     expect(stdout).toContain(
