@@ -189,6 +189,14 @@ describe("matchDescriptor: counter identity", () => {
     );
   });
 
+  it("is exactly the JSON array, whatever characters the values hold (store keys depend on it)", () => {
+    for (const value of ['q"uote', "back\\slash", "new\nline", "nul\0", "ünïcødé ✓", "\ud800 lone"]) {
+      expect(match(["tenant", value], ["plan", "free"])?.counterId).toBe(
+        JSON.stringify(["m", ["tenant", value], ["plan", "free"]]),
+      );
+    }
+  });
+
   it("differs for distinct values of a bare key or a plain wildcard", () => {
     expect(match(["tenant", "a"], ["plan", "free"])?.counterId).not.toBe(
       match(["tenant", "b"], ["plan", "free"])?.counterId,
