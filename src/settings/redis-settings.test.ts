@@ -106,3 +106,17 @@ describe("parseSettings: Redis Cluster seeds", () => {
     expect(errorsOf(["--redis-cluster", seeds]).join("\n")).toContain(message);
   });
 });
+
+describe("parseSettings: Redis passwords stay out of error messages", () => {
+  it.each([
+    [["--redis-url", "redis://user:s3cret@h:1 x"], 'got "redis://***@h:1 x"'],
+    [["--redis-cluster", "rediss://u:s3cret@h:7000/0"], 'got "rediss://***@h:7000/0"'],
+    [["--redis-cluster", "redis://u:s3c@ret@h"], 'got "redis://***@h"'],
+    [["--redis-cluster", "s3cret@h"], 'got "***@h"'],
+    [["--redis-sentinel", "redis://:s3cret@h", "--redis-sentinel-master", "m"], 'got "redis://***@h"'],
+  ])("%j", (argv, shown) => {
+    const message = errorsOf(argv).join("\n");
+    expect(message).toContain(shown);
+    expect(message).not.toContain("s3c");
+  });
+});

@@ -35,7 +35,7 @@ export function parseRedisStore(
   const { redisUrl } = text;
   if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     errors.push(
-      `${describe("redisUrl")}: expected redis://HOST:PORT or rediss://HOST:PORT, got "${redisUrl}"`,
+      `${describe("redisUrl")}: expected redis://HOST:PORT or rediss://HOST:PORT, got "${withoutCredentials(redisUrl)}"`,
     );
   }
   const redisCluster = parseSeeds(text.redisCluster, describe("redisCluster"), errors);
@@ -68,6 +68,17 @@ export function parseRedisStore(
   };
 }
 
+/**
+ * A Redis address as an error message may show it: everything before the last `@` (a user and a
+ * password, however malformed) replaced by `***`, so a typo in a URL does not put its secret in logs.
+ */
+export function withoutCredentials(address: string): string {
+  return address.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)?.*@/i,
+    (_match, scheme: string | undefined) => `${scheme ?? ""}***@`,
+  );
+}
+
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]@/]+):(\d{1,5})$/;
 const SEED_URL = /^(rediss?):\/\/(?:[^\s@/]*@)?([^\s@/]+)$/i;
 
@@ -89,7 +100,9 @@ function parseSeeds(text: string | undefined, named: string, errors: string[]): 
     const hostPort = HOST_PORT.exec(url?.[2] ?? seed);
     const port = Number(hostPort?.[2]);
     if (hostPort === null || !(port >= 1 && port <= 65_535)) {
-      errors.push(`${named}: expected HOST:PORT or redis[s]://[[user]:password@]HOST:PORT, got "${seed}"`);
+      errors.push(
+        `${named}: expected HOST:PORT or redis[s]://[[user]:password@]HOST:PORT, got "${withoutCredentials(seed)}"`,
+      );
     }
     schemes.add(url?.[1]?.toLowerCase() === "rediss" ? "TLS (rediss://)" : "plaintext");
   }
