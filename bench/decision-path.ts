@@ -7,8 +7,8 @@
 import { parseArgs } from "node:util";
 import { fastPathOptions } from "../src/cli/fast-path-options.ts";
 import { systemClock } from "../src/clock.ts";
-import { toRateLimitCall, toRateLimitResponse } from "../src/edge/grpc/proto-mapping.ts";
-import { serializeRateLimitResponse } from "../src/edge/grpc/service-definition.ts";
+import { encodeDecision } from "../src/edge/grpc/encode-decision.ts";
+import { toRateLimitCall } from "../src/edge/grpc/proto-mapping.ts";
 import { RateLimitRequest } from "../src/generated/envoy/service/ratelimit/v3/rls.ts";
 import { createRateLimiter } from "../src/limiter/rate-limiter.ts";
 import { createMetrics } from "../src/metrics/metrics.ts";
@@ -53,7 +53,7 @@ async function run(calls: number): Promise<number> {
     const call = toRateLimitCall(request);
     const decision = await limiter.shouldRateLimit(call);
     metrics.recordDecision(call.domain, true, decision);
-    serializeRateLimitResponse(toRateLimitResponse(decision));
+    encodeDecision(decision);
     stop();
   }
   return Number(process.hrtime.bigint() - start) / calls / 1000;

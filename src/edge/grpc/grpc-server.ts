@@ -7,7 +7,7 @@ import {
   type sendUnaryData,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import type { RateLimitRequest, RateLimitResponse } from "../../generated/envoy/service/ratelimit/v3/rls.ts";
+import type { RateLimitRequest } from "../../generated/envoy/service/ratelimit/v3/rls.ts";
 import { type Decision, InvalidRequestError, type RateLimitCall } from "../../limiter/limiter-types.ts";
 import type { CallContext } from "../../limiter/rate-limiter.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../limiter/request-limits.ts";
@@ -15,8 +15,9 @@ import type { Metrics } from "../../metrics/metrics.ts";
 import type { PolicyTable } from "../../policy/policy-types.ts";
 import type { HostPort } from "../../settings/settings.ts";
 import { callerGaveUp, deadlineMs } from "./call-deadline.ts";
+import { encodeDecision } from "./encode-decision.ts";
 import { toGrpcErrorStatus } from "./error-status.ts";
-import { toRateLimitCall, toRateLimitResponse } from "./proto-mapping.ts";
+import { toRateLimitCall } from "./proto-mapping.ts";
 import { createReflectionService } from "./reflection-service.ts";
 import { OversizedRequest, rateLimitServiceDefinition } from "./service-definition.ts";
 
@@ -35,7 +36,8 @@ const CALL_CANCELLED = Object.freeze(new Error("call cancelled by the client"));
  */
 export const MESSAGE_CEILING_BYTES = 4 * 1024 * 1024;
 
-type IncomingCall = ServerUnaryCall<RateLimitRequest | OversizedRequest, RateLimitResponse>;
+/** The reply is handed to grpc-js already encoded (encode-decision.ts). */
+type IncomingCall = ServerUnaryCall<RateLimitRequest | OversizedRequest, Buffer>;
 
 export interface GrpcServerOptions {
   readonly limiter: {
@@ -81,8 +83,7 @@ export async function startGrpcServer(
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const server = new Server(grpcServerOptions(maxMessageBytes));
   const implementation = {
-    shouldRateLimit: (call: IncomingCall, callback: sendUnaryData<RateLimitResponse>) =>
-      answer(call, callback, options),
+    shouldRateLimit: (call: IncomingCall, callback: sendUnaryData<Buffer>) => answer(call, callback, options),
   };
   // As generated, but oversized requests are not decoded and replies are encoded through one
   // reused writer (service-definition.ts).
@@ -127,7 +128,7 @@ export async function startGrpcServer(
  */
 function answer(
   call: IncomingCall,
-  callback: sendUnaryData<RateLimitResponse>,
+  callback: sendUnaryData<Buffer>,
   { limiter, policy, metrics }: GrpcServerOptions,
 ): void {
   const stopTimer = metrics.startCallTimer();
@@ -137,7 +138,7 @@ function answer(
       if (callerGaveUp(call, deadline)) metrics.recordAbandonedCall();
       else {
         metrics.recordDecision(request.domain, policy().hasDomain(request.domain), decision);
-        callback(null, toRateLimitResponse(decision));
+        callback(null, encodeDecision(decision));
       }
     } catch (error: unknown) {
       // As for an error deciding: answered INTERNAL, never thrown into grpc-js or left unhandled.

@@ -30,7 +30,7 @@ const UNIT_BY_NUMBER = new Map<number, Unit>([
   [RateLimitUnit.YEAR, "year"],
 ]);
 
-const REPLY_UNIT: Record<Unit, RateLimitResponse_RateLimit_Unit> = {
+export const REPLY_UNIT: Record<Unit, RateLimitResponse_RateLimit_Unit> = {
   second: RateLimitResponse_RateLimit_Unit.SECOND,
   minute: RateLimitResponse_RateLimit_Unit.MINUTE,
   hour: RateLimitResponse_RateLimit_Unit.HOUR,
@@ -65,9 +65,23 @@ function toCallDescriptor(descriptor: RateLimitDescriptor, index: number): CallD
   };
 }
 
+/** The reply's code for a decision's or a status's code. */
+export function replyCode(code: Decision["code"]): RateLimitResponse_Code {
+  return code === "OK" ? RateLimitResponse_Code.OK : RateLimitResponse_Code.OVER_LIMIT;
+}
+
+/** `duration_until_reset` for a reset in `ms` milliseconds. */
+export function resetDuration(ms: number): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(ms / 1000), nanos: Math.round(ms % 1000) * 1_000_000 };
+}
+
+/**
+ * The decision as a generated RateLimitResponse message. The server encodes replies with
+ * encode-decision.ts instead, byte for byte the same as encoding this (its test checks that).
+ */
 export function toRateLimitResponse(decision: Decision): RateLimitResponse {
   return {
-    overallCode: decision.code === "OK" ? RateLimitResponse_Code.OK : RateLimitResponse_Code.OVER_LIMIT,
+    overallCode: replyCode(decision.code),
     statuses: decision.statuses.map(toDescriptorStatus),
     responseHeadersToAdd: decision.responseHeaders.map((h) => ({
       key: h.key,
@@ -91,16 +105,13 @@ function toDescriptorStatus(status: DescriptorStatus): RateLimitResponse_Descrip
   const limit = status.currentLimit;
   const resetMs = status.durationUntilResetMs;
   return {
-    code: status.code === "OK" ? RateLimitResponse_Code.OK : RateLimitResponse_Code.OVER_LIMIT,
+    code: replyCode(status.code),
     currentLimit:
       limit === undefined
         ? undefined
         : { requestsPerUnit: limit.requestsPerUnit, unit: REPLY_UNIT[limit.unit], name: limit.name ?? "" },
     limitRemaining: status.limitRemaining,
-    durationUntilReset:
-      resetMs === undefined
-        ? undefined
-        : { seconds: Math.floor(resetMs / 1000), nanos: Math.round(resetMs % 1000) * 1_000_000 },
+    durationUntilReset: resetMs === undefined ? undefined : resetDuration(resetMs),
     quota: undefined,
   };
 }

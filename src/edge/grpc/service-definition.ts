@@ -6,7 +6,8 @@ import {
 } from "../../generated/envoy/service/ratelimit/v3/rls.ts";
 
 /**
- * Encodes replies through one reused BinaryWriter. The generated serializer starts a new writer per
+ * Encodes a RateLimitResponse message through one reused BinaryWriter (encode-decision.ts falls
+ * back to it for values it does not encode itself). The generated serializer starts a new writer per
  * reply, whose buffer grows 128 → 256 → 512 bytes by reallocation, then copies the result twice
  * (finish() and Buffer.from): four buffer allocations per call, a visible share of the garbage
  * collector's work at 10,000s of calls a second. Here the buffer is allocated once and grows to the
@@ -30,9 +31,11 @@ export class OversizedRequest {
 }
 
 /**
- * The generated service definition with the reply serializer above, and a request deserializer
- * that does not decode a message over `maxMessageBytes`, so the handler can refuse it with
- * INVALID_ARGUMENT naming the limit (grpc-js's own bound, further out, answers RESOURCE_EXHAUSTED).
+ * The generated service definition with two changes: replies arrive already encoded (the handler
+ * encodes its decision with encode-decision.ts), so the serializer passes the bytes through; and a
+ * request deserializer that does not decode a message over `maxMessageBytes`, so the handler can
+ * refuse it with INVALID_ARGUMENT naming the limit (grpc-js's own bound, further out, answers
+ * RESOURCE_EXHAUSTED).
  */
 export function rateLimitServiceDefinition(maxMessageBytes: number) {
   return {
@@ -43,7 +46,7 @@ export function rateLimitServiceDefinition(maxMessageBytes: number) {
         value.length > maxMessageBytes
           ? new OversizedRequest(value.length, maxMessageBytes)
           : RateLimitRequest.decode(value),
-      responseSerialize: serializeRateLimitResponse,
+      responseSerialize: (reply: Buffer): Buffer => reply,
     },
   } as const;
 }
