@@ -71,15 +71,19 @@ export function addConcurrencyLimits(
     });
     // The memory store cannot be unreachable; a timer per call would only cost.
     if (!(store instanceof RedisLeaseStore)) return store;
-    // The counters' protection with their settings; its circuits are logged but not in the
-    // open-circuits gauge, which counts the counter store's nodes.
-    return guardLeaseStore(store, {
+    // The counters' protection with their settings; its circuits are logged and counted apart.
+    const logChange = circuitChangeLog(logger, "lease store");
+    const guarded = guardLeaseStore(store, {
       timeoutMs: options.storeTimeoutMs,
       maxInFlight: options.storeMaxInFlight,
       clock: systemClock,
       partitionOf: (key) => store.partitionOf(key),
-      onCircuitChange: circuitChangeLog(logger, "lease store"),
+      onCircuitChange(partition, from, to) {
+        metrics.setStoreOpenCircuits("lease", guarded.openCircuits());
+        logChange(partition, from, to);
+      },
     });
+    return guarded;
   });
   const queueOver = (store: LeaseStore) =>
     createLeaseQueue({

@@ -31,7 +31,7 @@ export function protectCounterStore(
     clock: () => Date.now(),
     partitionOf: (key) => backend.partitionOf(key),
     onCircuitChange(partition, from, to) {
-      metrics.setStoreOpenCircuits(guarded.openCircuits());
+      metrics.setStoreOpenCircuits("counter", guarded.openCircuits());
       logChange(partition, from, to);
     },
   });

@@ -24,7 +24,7 @@ export interface Metrics {
   /** A call answered per the failure policy instead of by the store; `reason` says why the store was not asked or not waited for. */
   recordStoreFallback(policy: string, reason: string): void;
   /** Store partitions (Redis nodes) whose circuit breaker is open or probing. */
-  setStoreOpenCircuits(count: number): void;
+  setStoreOpenCircuits(store: "counter" | "lease", count: number): void;
   /** A decision not sent because the caller had already given up (deadline passed or cancelled). */
   recordAbandonedCall(): void;
   /** Counter slots the memory store dropped to stay within its entry bound. */
@@ -154,9 +154,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const storeOpenCircuits = new Gauge({
     name: "sluice_store_open_circuits",
-    help: "Counter store partitions (Redis nodes) whose circuit breaker is open or probing; 0 when all are closed.",
+    help: "Redis nodes whose circuit breaker is open or probing, by store (counter: charges; lease: concurrency leases); 0 when all are closed.",
+    labelNames: ["store"] as const,
     registers,
   });
+  for (const store of ["counter", "lease"]) storeOpenCircuits.set({ store }, 0);
   const abandonedCalls = new Counter({
     name: "sluice_abandoned_calls_total",
     help: "Decisions not sent because the caller had already given up (deadline passed or call cancelled).",
@@ -277,8 +279,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     recordStoreFallback(policy, reason) {
       storeFallbacks.inc({ policy, reason });
     },
-    setStoreOpenCircuits(count) {
-      storeOpenCircuits.set(count);
+    setStoreOpenCircuits(store, count) {
+      storeOpenCircuits.set({ store }, count);
     },
     recordAbandonedCall() {
       abandonedCalls.inc();

@@ -70,6 +70,11 @@ async function ask(client: RlsClient, request: RlsRequest): Promise<Answer> {
   }
 }
 
+/** The open-circuits gauge of one store. */
+async function openCircuits(sluice: SluiceProcess, store: "counter" | "lease"): Promise<number | undefined> {
+  return parseSeries(await scrape(sluice.adminUrl)).get(`sluice_store_open_circuits{store="${store}"}`);
+}
+
 /** Fallbacks counted so far, per failure policy (counters and leases alike). */
 async function fallbacks(sluice: SluiceProcess): Promise<Record<string, number>> {
   const counted: Record<string, number> = {};
@@ -195,6 +200,7 @@ describe("chaos: concurrency leases while Redis is paused, then killed", () => {
       await ask(client, done("lease-local", "open", `probe-${i}`));
     }
     expect(sluice.output()).toContain("lease store circuit opened");
+    expect(await openCircuits(sluice, "lease")).toBeGreaterThanOrEqual(1);
     // Refused by the breaker (or, for its probe, by the timeout): a local lease either way.
     for (const id of ["a", "b"]) {
       const answer = await ask(client, start("lease-local", "opened", id));
@@ -211,6 +217,7 @@ describe("chaos: concurrency leases while Redis is paused, then killed", () => {
     await enforcedByRedisAgain("paused", "resumed");
     // A probe found Redis answering again.
     expect(sluice.output()).toContain("lease store circuit closed");
+    expect(await openCircuits(sluice, "lease")).toBe(0);
   });
 
   it("answers per the failure policy with Redis killed, and uses Redis again once it restarts", async () => {
