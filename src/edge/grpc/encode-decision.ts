@@ -24,10 +24,10 @@ export function encodeDecision(decision: Decision): Buffer {
   let at = 0;
   const overall = replyCode(decision.code);
   if (overall !== 0) at = varint(out, varint(out, at, 8), overall);
-  for (const status of decision.statuses) {
-    at = varint(out, varint(out, at, 18), statusSize(status) as number);
+  decision.statuses.forEach((status, i) => {
+    at = varint(out, varint(out, at, 18), statusSizes[i] as number);
     at = writeStatus(out, at, status);
-  }
+  });
   for (const header of decision.responseHeaders) at = writeHeader(out, at, 26, header);
   for (const header of decision.requestHeaders) at = writeHeader(out, at, 34, header);
   const body = decision.body;
@@ -38,13 +38,21 @@ export function encodeDecision(decision: Decision): Buffer {
   return out;
 }
 
-/** The message's size in bytes, or undefined when a value needs the generated encoder. */
+/**
+ * Each status's size, as responseSize found it for the reply being encoded, so the writing pass
+ * does not compute it again. Encoding is synchronous: one array per process serves every reply.
+ */
+const statusSizes: number[] = [];
+
+/** The message's size in bytes (filling statusSizes), or undefined when a value needs the generated encoder. */
 function responseSize(decision: Decision): number | undefined {
   let size = fieldSize(replyCode(decision.code));
+  statusSizes.length = 0;
   for (const status of decision.statuses) {
     const inner = statusSize(status);
     if (inner === undefined) return undefined;
-    size += 1 + varintSize(inner) + inner;
+    statusSizes.push(inner);
+    size += lengthDelimited(inner);
   }
   for (const header of decision.responseHeaders) size += lengthDelimited(headerSize(header));
   for (const header of decision.requestHeaders) size += lengthDelimited(headerSize(header));

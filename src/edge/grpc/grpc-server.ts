@@ -85,8 +85,8 @@ export async function startGrpcServer(
   const implementation = {
     shouldRateLimit: (call: IncomingCall, callback: sendUnaryData<Buffer>) => answer(call, callback, options),
   };
-  // As generated, but oversized requests are not decoded and replies are encoded through one
-  // reused writer (service-definition.ts).
+  // As generated, but oversized requests are not decoded and replies arrive already encoded
+  // (service-definition.ts, encode-decision.ts).
   server.addService(rateLimitServiceDefinition(maxMessageBytes), implementation);
 
   const health = new HealthImplementation({ "": "NOT_SERVING", [RATE_LIMIT_SERVICE]: "NOT_SERVING" });
