@@ -17,7 +17,7 @@ import type { LeaseStore } from "../store/lease-store.ts";
 import { MemoryLeaseStore } from "../store/memory-lease-store.ts";
 import { RedisLeaseStore } from "../store/redis-lease-store.ts";
 import { systemTimers } from "../timers.ts";
-import { circuitChangeLog } from "./circuit-change-log.ts";
+import { circuitChangeReport } from "./circuit-change-report.ts";
 import type { StoreFallbackOptions } from "./store-fallback-options.ts";
 
 /**
@@ -72,16 +72,12 @@ export function addConcurrencyLimits(
     // The memory store cannot be unreachable; a timer per call would only cost.
     if (!(store instanceof RedisLeaseStore)) return store;
     // The counters' protection with their settings; its circuits are logged and counted apart.
-    const logChange = circuitChangeLog(logger, "lease store");
     const guarded = guardLeaseStore(store, {
       timeoutMs: options.storeTimeoutMs,
       maxInFlight: options.storeMaxInFlight,
       clock: systemClock,
       partitionOf: (key) => store.partitionOf(key),
-      onCircuitChange(partition, from, to) {
-        metrics.setStoreOpenCircuits("lease", guarded.openCircuits());
-        logChange(partition, from, to);
-      },
+      onCircuitChange: circuitChangeReport({ logger, metrics }, "lease", () => guarded.openCircuits()),
     });
     return guarded;
   });

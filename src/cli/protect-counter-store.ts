@@ -3,7 +3,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { CounterStore } from "../store/counter-store.ts";
 import { guardCounterStore } from "../store/guarded-counter-store.ts";
 import { RedisCounterStore } from "../store/redis-counter-store.ts";
-import { circuitChangeLog } from "./circuit-change-log.ts";
+import { circuitChangeReport } from "./circuit-change-report.ts";
 
 export interface StoreProtection {
   readonly timeoutMs: number;
@@ -24,16 +24,12 @@ export function protectCounterStore(
   { timeoutMs, maxInFlight, metrics, logger }: StoreProtection,
 ): CounterStore {
   if (!(backend instanceof RedisCounterStore)) return store;
-  const logChange = circuitChangeLog(logger, "counter store");
   const guarded = guardCounterStore(store, {
     timeoutMs,
     maxInFlight,
     clock: () => Date.now(),
     partitionOf: (key) => backend.partitionOf(key),
-    onCircuitChange(partition, from, to) {
-      metrics.setStoreOpenCircuits("counter", guarded.openCircuits());
-      logChange(partition, from, to);
-    },
+    onCircuitChange: circuitChangeReport({ logger, metrics }, "counter", () => guarded.openCircuits()),
   });
   return guarded;
 }
