@@ -24,7 +24,7 @@ describe("parseSettings", () => {
           maxValueBytes: 1024,
         },
         maxMessageBytes: 65_536,
-        storeTimeoutMs: 50,
+        storeTimeoutMs: 5_000,
         storeMaxInFlight: 1024,
         failurePolicy: "unavailable",
         expectedInstances: 1,

@@ -29,7 +29,10 @@ export interface Settings {
   readonly requestLimits: RequestLimits;
   /** Bound on one encoded request in bytes; grpc-js refuses a larger one before decoding it. */
   readonly maxMessageBytes: number;
-  /** Longest wait for one Redis call, in ms (a call's own gRPC deadline can shorten it). */
+  /**
+   * Longest wait for one Redis call, in ms. A call's own gRPC deadline shortens it: the caller (Envoy's
+   * `timeout`) decides how long a decision may take, and this only bounds calls that set no deadline.
+   */
   readonly storeTimeoutMs: number;
   /** Redis charges outstanding at once; calls beyond it are answered per the failure policy. */
   readonly storeMaxInFlight: number;
@@ -108,6 +111,14 @@ const OPTIONS = {
   workers: { flag: "--workers", env: "SLUICE_WORKERS", repeat: false },
 } as const;
 
+/**
+ * A cap for calls without a deadline, in ms. It is deliberately not stricter than any caller's own
+ * deadline: a fixed short budget turned bursts into store timeouts, i.e. into UNAVAILABLE answers that
+ * Envoy fails open on, exactly when traffic peaks. Envoy's `timeout` (20 ms unless set) is what bounds
+ * a decision in production.
+ */
+export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
+
 /** Over-limit calls cached by default: a few MiB at most, and far more refused clients than one instance sees. */
 export const DEFAULT_LOCAL_CACHE_SIZE = 10_000;
 
@@ -179,7 +190,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
     maxValueBytes: limit("maxValueBytes", DEFAULT_REQUEST_LIMITS.maxValueBytes),
   });
   const maxMessageBytes = limit("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES);
-  const storeTimeoutMs = limit("storeTimeout", 50);
+  const storeTimeoutMs = limit("storeTimeout", DEFAULT_STORE_TIMEOUT_MS);
   const storeMaxInFlight = limit("storeMaxInFlight", 1024);
   const expectedInstances = limit("expectedInstances", 1);
   const memoryMaxEntries = limit("memoryMaxEntries", DEFAULT_MAX_COUNTERS);

@@ -138,6 +138,27 @@ describe("guardCounterStore", () => {
     expect(changes).toEqual([":closed->open", ":open->half-open", ":half-open->closed"]);
   });
 
+  it("opens the circuit on silence only: timeouts while the store answers other calls are local queueing", async () => {
+    const { store, pending } = controlledStore();
+    const guarded = guard(store, { maxInFlight: 10 });
+    // Four calls queued together; the store answers the last one while the others wait.
+    const waiting = [1, 2, 3, 4].map(() => guarded.charge([charge("a")]).catch((e: unknown) => e));
+    pending[3]?.resolve(RESULT);
+    await vi.advanceTimersByTimeAsync(50);
+    for (const w of waiting.slice(0, 3)) expect(await w).toMatchObject({ reason: "timeout" });
+    expect(guarded.openCircuits()).toBe(0);
+    // Later, two calls time out with nothing answered since they were sent: that is evidence.
+    const silent = [1, 2].map(() => guarded.charge([charge("a")]).catch((e: unknown) => e));
+    await vi.advanceTimersByTimeAsync(50);
+    for (const w of silent) expect(await w).toMatchObject({ reason: "timeout" });
+    expect(guarded.openCircuits()).toBe(1);
+    // The late failures of calls already counted do not count again, and a late answer closes it.
+    pending[4]?.reject(down());
+    pending[0]?.resolve(RESULT);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(guarded.openCircuits()).toBe(0);
+  });
+
   it("counts an error reply as a reachable store, not as a failure", async () => {
     const { store, pending } = controlledStore();
     const guarded = guard(store);

@@ -58,39 +58,60 @@ const DEFAULT_OPEN_MS = 250;
  */
 export function createStoreGuard(name: string, settings: StoreGuardSettings): StoreGuard {
   const { timeoutMs, maxInFlight, clock } = settings;
-  const breakers = new Map<string, CircuitBreaker>();
+  const partitions = new Map<string, Partition>();
   let inFlight = 0;
 
-  const breakerFor = (partition: string): CircuitBreaker => {
-    let breaker = breakers.get(partition);
-    if (breaker === undefined) {
-      breaker = createCircuitBreaker({
+  const partitionFor = (id: string): Partition => {
+    let partition = partitions.get(id);
+    if (partition === undefined) {
+      const breaker = createCircuitBreaker({
         failureThreshold: settings.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD,
         openMs: settings.openMs ?? DEFAULT_OPEN_MS,
         clock,
-        onStateChange: (from, to) => settings.onCircuitChange?.(partition, from, to),
+        onStateChange: (from, to) => settings.onCircuitChange?.(id, from, to),
       });
-      breakers.set(partition, breaker);
+      partition = { breaker, replies: 0 };
+      partitions.set(id, partition);
     }
-    return breaker;
+    return partition;
   };
 
   /** Every partition of the call lets it through, or none keeps a probe slot it took. */
-  const acquire = (partitions: Iterable<string>): CircuitBreaker[] | undefined => {
-    const taken: CircuitBreaker[] = [];
-    for (const partition of partitions) {
-      const breaker = breakerFor(partition);
-      if (!breaker.tryAcquire()) {
-        for (const b of taken) b.release();
+  const acquire = (ids: Iterable<string>): Sent[] | undefined => {
+    const taken: Sent[] = [];
+    for (const id of ids) {
+      const partition = partitionFor(id);
+      if (!partition.breaker.tryAcquire()) {
+        for (const t of taken) t.partition.breaker.release();
         return undefined;
       }
-      taken.push(breaker);
+      taken.push({ partition, repliesAtSend: partition.replies });
     }
     return taken;
   };
 
+  /** The store answered (a result or an error reply): each partition shows it is alive. */
+  const answered = (taken: readonly Sent[]) => {
+    for (const t of taken) {
+      t.partition.replies++;
+      t.partition.breaker.recordSuccess();
+    }
+  };
+
+  /**
+   * The call got no answer (a timeout, a lost connection). It counts against a partition only if
+   * that partition answered nothing at all since the call was sent: a node that keeps answering other
+   * calls is alive, and this call merely waited behind them — in the process's own queue, behind a
+   * busy event loop, or in Redis's pipeline. Only silence is evidence that the node is failing.
+   */
+  const unanswered = (taken: readonly Sent[]) => {
+    for (const t of taken) {
+      if (t.partition.replies === t.repliesAtSend) t.partition.breaker.recordFailure();
+    }
+  };
+
   return {
-    call(partitions, deadlineMs, invoke, timeoutMessage) {
+    call(ids, deadlineMs, invoke, timeoutMessage) {
       const budgetMs = Math.min(timeoutMs, (deadlineMs ?? Infinity) - clock());
       if (budgetMs <= 0) {
         return Promise.reject(new StoreGuardError("timeout", `${name}: the call's deadline has passed`));
@@ -100,40 +121,58 @@ export function createStoreGuard(name: string, settings: StoreGuardSettings): St
           new StoreGuardError("overloaded", `${name}: ${inFlight} calls in flight, shedding`),
         );
       }
-      const taken = acquire(partitions);
+      const taken = acquire(ids);
       if (taken === undefined) {
         return Promise.reject(
           new StoreGuardError("circuit_open", `${name}: circuit open after repeated failures`),
         );
       }
       inFlight++;
-      // Outcomes are recorded when the store settles, not when this call stops waiting: the store's
-      // own command timeout is a backstop past `timeoutMs`, so a slow store is still seen as failing.
+      // One outcome per call for the breaker: the store's answer, or silence when this call stops
+      // waiting (whichever comes first). The store's own command timeout is a backstop past
+      // `timeoutMs`, so the in-flight count still falls when a silent store finally fails the call.
+      let recorded = false;
       const pending = Promise.resolve(invoke()).then(
         (result) => {
           inFlight--;
-          for (const b of taken) b.recordSuccess();
+          answered(taken);
+          recorded = true;
           return result;
         },
         (error: unknown) => {
           inFlight--;
           // An error reply (a script error, WRONGTYPE) means the store was reachable.
-          const reachable = error instanceof StoreError && !error.transient;
-          for (const b of taken) {
-            if (reachable) b.recordSuccess();
-            else b.recordFailure();
-          }
+          if (error instanceof StoreError && !error.transient) answered(taken);
+          else if (!recorded) unanswered(taken);
+          recorded = true;
           throw error;
         },
       );
-      return withTimeout(pending, budgetMs, timeoutMessage);
+      return withTimeout(pending, budgetMs, timeoutMessage, () => {
+        if (recorded) return;
+        recorded = true;
+        unanswered(taken);
+      });
     },
     openCircuits() {
       let open = 0;
-      for (const breaker of breakers.values()) if (breaker.state() !== "closed") open++;
+      for (const { breaker } of partitions.values()) if (breaker.state() !== "closed") open++;
       return open;
     },
   };
+}
+
+/** One independently failing part of the store (a Redis node): its circuit and its answers so far. */
+interface Partition {
+  readonly breaker: CircuitBreaker;
+  /** Calls this partition has answered, counted to tell a silent node from a busy one. */
+  replies: number;
+}
+
+/** A partition a call was sent to, with its answer count at that moment. */
+interface Sent {
+  readonly partition: Partition;
+  readonly repliesAtSend: number;
 }
 
 /**
@@ -142,9 +181,21 @@ export function createStoreGuard(name: string, settings: StoreGuardSettings): St
  * that arrived meanwhile is read first and wins, so a busy process does not mistake its own lag for a
  * slow store. (The store's own command timeout is longer, a backstop, for the same reason.)
  */
-export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string,
+  onTimeout?: () => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => setImmediate(() => reject(new StoreGuardError("timeout", message))), ms);
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          onTimeout?.();
+          reject(new StoreGuardError("timeout", message));
+        }),
+      ms,
+    );
     promise.then(
       (value) => {
         clearTimeout(timer);

@@ -26,6 +26,7 @@ export interface SluiceProcess {
 export async function startSluice(
   args: readonly string[],
   env: Record<string, string> = {},
+  { productDefaults = false }: { productDefaults?: boolean } = {},
 ): Promise<SluiceProcess> {
   const child = spawn(
     process.execPath,
@@ -36,8 +37,8 @@ export async function startSluice(
       "127.0.0.1:0",
       "--admin-addr",
       "127.0.0.1:0",
-      ...singleProcess(args),
-      ...patientStore(args),
+      // The product's default worker count when a test asks for the product's defaults.
+      ...(productDefaults ? [] : singleProcess(args)),
       ...args,
     ],
     { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
@@ -126,15 +127,4 @@ export function runSluice(
  */
 function singleProcess(args: readonly string[]): string[] {
   return args.some((a) => a === "--workers" || a.startsWith("--workers=")) ? [] : ["--workers", "1"];
-}
-
-/**
- * A store deadline of 2 s unless a test sets its own. The product default (50 ms) is for a Redis
- * next to the service; on a 2-core CI box running several suites at once, a healthy Redis call
- * sometimes takes longer, and only the suites about deadlines and outages should see that.
- */
-function patientStore(args: readonly string[]): string[] {
-  return args.some((a) => a === "--store-timeout-ms" || a.startsWith("--store-timeout-ms="))
-    ? []
-    : ["--store-timeout-ms", "2000"];
 }
