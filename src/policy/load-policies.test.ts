@@ -271,3 +271,25 @@ describe("loadPolicies: a Kubernetes ConfigMap mount", () => {
     expect(result.ok && result.table.hasDomain("cm")).toBe(true);
   });
 });
+
+describe("loadPolicies: nothing to load", () => {
+  let dir = "";
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "sluice-empty-"));
+    await writeFile(join(dir, "notes.txt"), "not a policy\n");
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("refuses a directory with no policy file, naming it, rather than loading no limits", async () => {
+    expect(messages(await loadPolicies([dir]))).toEqual([
+      `${dir}: (root): no domain: no *.yaml or *.yml policy file here; a policy without domains would limit nothing`,
+    ]);
+  });
+
+  it("names every path when none of them holds a policy file", async () => {
+    const result = await loadPolicies([dir, dir]);
+    expect(!result.ok && result.errors.map((e) => e.file)).toEqual([`${dir}, ${dir}`]);
+  });
+});

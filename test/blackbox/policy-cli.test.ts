@@ -1,4 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSluice } from "../support/sluice-process.ts";
 
 const FIXTURES = "test/fixtures/policies";
@@ -51,5 +54,34 @@ describe("sluice serve with a malformed policy", () => {
     const result = await runSluice(["serve", "--policy", "deploy/policies", "--grpc-addr", "nope"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--grpc-addr (SLUICE_GRPC_ADDR): expected HOST:PORT, got "nope"');
+  });
+});
+
+describe("an empty policy directory", () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "sluice-empty-policy-"));
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("is refused by serve, naming the path, rather than served with every limit gone", async () => {
+    const result = await runSluice([
+      ...["serve", "--policy", dir, "--workers", "1"],
+      ...["--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"],
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`sluice serve: ${dir}: (root): no domain`);
+    expect(result.stdout).not.toContain('"msg":"serving"');
+  });
+
+  it("is refused by check the same way", async () => {
+    const result = await runSluice(["check", dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${dir}: (root): no domain`);
+    expect(result.stdout).toBe("");
   });
 });

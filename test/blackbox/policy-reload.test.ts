@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scrape, seriesValue } from "../support/metrics-text.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
+import { useSluice } from "../support/use-sluice.ts";
 
 /**
  * Live policy reload under a running `sluice serve`: file edits, editor-style replacements, broken
@@ -69,6 +70,13 @@ async function reloadedPast(sluice: SluiceProcess, before: number): Promise<void
   await expect.poll(() => metric(sluice, "sluice_policy_generation"), POLL).toBeGreaterThan(before);
 }
 
+/** Waits until the failed reloads pass `before`, i.e. a reload was refused. */
+async function reloadFailedPast(sluice: SluiceProcess, before: number): Promise<void> {
+  await expect
+    .poll(() => metric(sluice, 'sluice_policy_reloads_total{result="failure"}'), POLL)
+    .toBeGreaterThan(before);
+}
+
 describe("live policy reload of a --policy file", () => {
   let dir: string;
   let file: string;
@@ -121,9 +129,7 @@ describe("live policy reload of a --policy file", () => {
     const failuresBefore = await metric(sluice, 'sluice_policy_reloads_total{result="failure"}');
     const generation = await metric(sluice, "sluice_policy_generation");
     await writeFile(file, BROKEN);
-    await expect
-      .poll(() => metric(sluice, 'sluice_policy_reloads_total{result="failure"}'), POLL)
-      .toBeGreaterThan(failuresBefore);
+    await reloadFailedPast(sluice, failuresBefore);
 
     expect(await admitted(client, "user")).toBe(4);
     expect(await metric(sluice, "sluice_policy_generation")).toBe(generation);
@@ -195,5 +201,66 @@ describe("live policy reload of a ConfigMap-style --policy directory", () => {
 
     await expect.poll(() => admitted(client, "user"), POLL).toBe(6);
     expect(await metric(sluice, 'sluice_policy_reloads_total{result="failure"}')).toBe(0);
+  });
+});
+
+describe("live policy reload of a --policy directory losing its files", () => {
+  const dir = join(tmpdir(), fresh("sluice-vanishing"));
+  const other =
+    "domain: other\ndescriptors:\n  - key: user\n    rate_limit: { unit: minute, requests_per_unit: 1 }\n";
+  beforeAll(async () => {
+    await mkdir(dir);
+    await writeFile(join(dir, "reload.yaml"), policy(2));
+    await writeFile(join(dir, "other.yaml"), other);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  // After the directory exists (hooks run in order) and stopped before it is removed (in reverse).
+  const suite = useSluice(["--policy", dir]);
+
+  it("reloads when one domain of several is removed on purpose", async () => {
+    const { sluice } = suite;
+    const before = await metric(sluice, "sluice_policy_generation");
+    await rm(join(dir, "other.yaml"));
+    await reloadedPast(sluice, before);
+    expect(logLines(sluice)).toContainEqual(
+      expect.objectContaining({ msg: "policy reloaded", trigger: "file change", domains: ["reload"] }),
+    );
+    expect(await metric(sluice, "sluice_policy_last_reload_successful")).toBe(1);
+  });
+
+  it("refuses the reload that would leave no domain: keeps the last good table, counts and logs it", async () => {
+    const { sluice, client } = suite;
+    const failuresBefore = await metric(sluice, 'sluice_policy_reloads_total{result="failure"}');
+    const generation = await metric(sluice, "sluice_policy_generation");
+    await rm(join(dir, "reload.yaml"));
+    await reloadFailedPast(sluice, failuresBefore);
+
+    expect(await admitted(client, "user")).toBe(2);
+    expect(await metric(sluice, "sluice_policy_generation")).toBe(generation);
+    expect(await metric(sluice, "sluice_policy_last_reload_successful")).toBe(0);
+    const failure = logLines(sluice).find(
+      (line) => line.msg === "policy reload failed; keeping the last good policy",
+    );
+    expect(failure).toMatchObject({
+      level: 50,
+      trigger: "file change",
+      errors: [{ file: dir, message: expect.stringContaining("no domain") }],
+    });
+  });
+
+  it("refuses it on SIGHUP too, and takes the next policy that has a domain", async () => {
+    const { sluice, client } = suite;
+    const failuresBefore = await metric(sluice, 'sluice_policy_reloads_total{result="failure"}');
+    process.kill(sluice.pid, "SIGHUP");
+    await reloadFailedPast(sluice, failuresBefore);
+    expect(await admitted(client, "user")).toBe(2);
+
+    const before = await metric(sluice, "sluice_policy_generation");
+    await writeFile(join(dir, "reload.yaml"), policy(3));
+    await reloadedPast(sluice, before);
+    expect(await admitted(client, "user")).toBe(3);
+    expect(await metric(sluice, "sluice_policy_last_reload_successful")).toBe(1);
   });
 });
