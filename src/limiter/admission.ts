@@ -33,3 +33,13 @@ export function estimate(current: number, previous: number, nowMs: number, windo
 export function windowPasses(estimated: number, cost: number, limit: number): boolean {
   return estimated + cost <= limit;
 }
+
+/**
+ * The hits a charged window adds: the cost when the request is admitted; for a refused one that still
+ * counts (count_rejected), at most the window's limit. A refusal then keeps a tight retry loop refused
+ * (every retry adds up to L) without letting one call with a huge cost lock its key for more than two
+ * windows, or push a Redis counter towards int64 overflow.
+ */
+export function chargedHits(cost: number, limit: number, admitted: boolean): number {
+  return admitted || cost <= limit ? cost : limit;
+}

@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.ts";
-import { estimate, isAdmitted, windowPasses } from "../limiter/admission.ts";
+import { chargedHits, estimate, isAdmitted, windowPasses } from "../limiter/admission.ts";
 import { slotTtlMs } from "./counter-key.ts";
 import type { ChargeResult, CounterStore, DescriptorCharge, WindowCounts } from "./counter-store.ts";
 
@@ -39,7 +39,7 @@ interface WindowSlots {
 interface WindowCheck {
   readonly slots: WindowSlots;
   readonly ttlMs: number;
-  readonly current: number;
+  readonly limit: number;
   readonly previous: number;
   readonly passed: boolean;
 }
@@ -70,9 +70,12 @@ export class MemoryCounterStore implements CounterStore {
 
   charge(descriptors: readonly DescriptorCharge[]): ChargeResult {
     const nowMs = this.#clock();
+    // A counter named twice in one request (a repeated descriptor, two values of one shared pool)
+    // is one set of slots: each check sees what the earlier charges of this request would add.
+    const planned = descriptors.length > 1 ? new Map<WindowSlots, number>() : undefined;
     const checks = descriptors.map((d) => {
       const windows = this.#touch(d.counterKey, nowMs);
-      return d.windows.map((w) => this.#check(windows, d, w.windowMs, w.limit, nowMs));
+      return d.windows.map((w) => this.#check(windows, d, w.windowMs, w.limit, nowMs, planned));
     });
     const admitted = isAdmitted(
       descriptors.map((d, i) => ({ mode: d.mode, failed: (checks[i] ?? []).some((w) => !w.passed) })),
@@ -80,7 +83,9 @@ export class MemoryCounterStore implements CounterStore {
     const counts = descriptors.map((d, i): WindowCounts[] => {
       const charged = d.cost > 0 && (admitted || d.countRejected);
       return (checks[i] ?? []).map((w) => ({
-        current: charged ? add(w.slots, d.cost, w.ttlMs, nowMs) : w.current,
+        current: charged
+          ? add(w.slots, chargedHits(d.cost, w.limit, admitted), w.ttlMs, nowMs)
+          : w.slots.current,
         previous: w.previous,
         passed: w.passed,
       }));
@@ -145,6 +150,7 @@ export class MemoryCounterStore implements CounterStore {
     windowMs: number,
     limit: number,
     nowMs: number,
+    planned: Map<WindowSlots, number> | undefined,
   ): WindowCheck {
     let slots = windows.get(windowMs);
     if (slots === undefined) {
@@ -153,8 +159,10 @@ export class MemoryCounterStore implements CounterStore {
     }
     roll(slots, Math.floor(nowMs / windowMs), nowMs);
     const { current, previous } = slots;
-    const passed = windowPasses(estimate(current, previous, nowMs, windowMs), d.cost, limit);
-    return { slots, ttlMs: slotTtlMs(windowMs), current, previous, passed };
+    const earlier = planned?.get(slots) ?? 0;
+    planned?.set(slots, earlier + d.cost);
+    const passed = windowPasses(estimate(current, previous, nowMs, windowMs) + earlier, d.cost, limit);
+    return { slots, ttlMs: slotTtlMs(windowMs), limit, previous, passed };
   }
 
   /** Evicts least recently used counters until one more fits. */

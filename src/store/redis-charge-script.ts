@@ -33,6 +33,8 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local quota_total = tonumber(ARGV[1])
 local arg = 2
 local descriptors = {}
+-- Slot keys read so far, by key: counts as read, and then as charged by this request.
+local slots = {}
 local enforced_failed = false
 local quota_here, quota_failed_here = 0, 0
 
@@ -57,16 +59,25 @@ for i = 1, #KEYS do
     local k = math.floor(now / w)
     local prefix = KEYS[i] .. ':' .. window_arg .. ':'
     local key = prefix .. string.format('%d', k)
-    local c = tonumber(redis.call('GET', key) or '0')
-    local p = tonumber(redis.call('GET', prefix .. string.format('%d', k - 1)) or '0')
+    local slot = slots[key]
+    if slot == nil then
+      slot = {
+        c = tonumber(redis.call('GET', key) or '0'),
+        p = tonumber(redis.call('GET', prefix .. string.format('%d', k - 1)) or '0'),
+        planned = 0,
+      }
+      slots[key] = slot
+    end
     -- admission.ts estimate(): E = p * (1 - elapsed fraction of slot k) + c
-    local e = p * (1 - (now % w) / w) + c
-    -- admission.ts windowPasses(): E + h <= L, E taken before any accounting
-    local passed = e + d.cost <= limit
+    local e = slot.p * (1 - (now % w) / w) + slot.c
+    -- admission.ts windowPasses(): E + h <= L, E taken before any accounting, plus what earlier
+    -- descriptors of this request charge to the same counter (a counter named twice adds up).
+    local passed = e + slot.planned + d.cost <= limit
+    slot.planned = slot.planned + d.cost
     if not passed then d.failed = true end
     -- counter-key.ts slotTtlMs(): 2W + margin, in ms
     local ttl = string.format('%d', 2 * w + ${SLOT_TTL_MARGIN_MS})
-    d.windows[j] = { key = key, ttl = ttl, c = c, p = p, passed = passed }
+    d.windows[j] = { key = key, ttl = ttl, slot = slot, limit = limit, limit_arg = ARGV[arg - 1], passed = passed }
   end
   if d.failed and d.mode == 'enforced' then enforced_failed = true end
   if d.mode == 'quota' then
@@ -86,13 +97,15 @@ for i = 1, #descriptors do
   local charged = d.cost > 0 and (admitted or d.count_rejected)
   for j = 1, #d.windows do
     local win = d.windows[j]
-    local c = win.c
     if charged then
-      c = redis.call('INCRBY', win.key, d.cost_arg)
+      -- admission.ts chargedHits(): a refused call adds at most the window's limit.
+      local hits = d.cost_arg
+      if not admitted and d.cost > win.limit then hits = win.limit_arg end
+      win.slot.c = redis.call('INCRBY', win.key, hits)
       redis.call('PEXPIRE', win.key, win.ttl)
     end
-    reply[#reply + 1] = c
-    reply[#reply + 1] = win.p
+    reply[#reply + 1] = win.slot.c
+    reply[#reply + 1] = win.slot.p
     reply[#reply + 1] = win.passed and 1 or 0
   end
 end

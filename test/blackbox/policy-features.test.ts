@@ -107,6 +107,32 @@ describe.each(["memory", "redis", "redis-cluster"] as const)(
       });
     });
 
+    it("replaces on an unlimited rule drops the named limit, which is neither checked nor counted", async () => {
+      const value = fresh("replace-unlimited");
+      const both = () =>
+        call([{ entries: [entry("replace_base", value)] }, { entries: [entry("replace_unlimited", value)] }]);
+      expect(await codes(3, both)).toEqual(["OK", "OK", "OK"]);
+      const last = await both();
+      expect(last.statuses[0]).toMatchObject({ code: "OK", current_limit: null });
+      expect(last.statuses[1]).toMatchObject({
+        code: "OK",
+        current_limit: null,
+        limit_remaining: 4294967295,
+      });
+      const baseAlone = await one("replace_base", value);
+      expect(baseAlone.statuses[0]).toMatchObject({
+        limit_remaining: 1,
+        current_limit: { name: "base_limit" },
+      });
+    });
+
+    it("a value spelling a wildcard's pattern matches that rule before earlier wildcards", async () => {
+      const literal = await one("literal", "lit-b*");
+      expect(literal.statuses[0]?.current_limit).toMatchObject({ name: "literal_b", requests_per_unit: 3 });
+      const other = await one("literal", `lit-b${fresh("x")}`);
+      expect(other.statuses[0]?.current_limit).toMatchObject({ name: "literal_any", requests_per_unit: 2 });
+    });
+
     it("wildcard values keep one counter per matched value; non-matching values are not limited", async () => {
       const a = `/v1/${fresh("a")}`;
       expect(await codes(4, () => one("path", a))).toEqual(["OK", "OK", "OK", "OVER_LIMIT"]);
@@ -161,6 +187,29 @@ describe.each(["memory", "redis", "redis-cluster"] as const)(
       expect(mixed.statuses.map((s) => s.code)).toEqual(["OVER_LIMIT", "OK"]);
     });
 
+    it("a shadow + quota descriptor is a quota descriptor that passes, counted and reported as shadow", async () => {
+      const spent = fresh("quota-spent");
+      expect(await codes(3, () => one("quota", spent))).toEqual(["OK", "OK", "OVER_LIMIT"]);
+      const shadow = fresh("quota-shadow");
+      const mixed = () =>
+        call([{ entries: [entry("quota", spent)] }, { entries: [entry("quota_shadow", shadow)] }]);
+      // Past its own limit on the third call, the shadow + quota descriptor still passes.
+      expect(await codes(3, mixed)).toEqual(["OK", "OK", "OK"]);
+      const last = await mixed();
+      expect(last.overall_code).toBe("OK");
+      expect(last.statuses.map((s) => s.code)).toEqual(["OVER_LIMIT", "OK"]);
+      expect(last.statuses[1]).toMatchObject({
+        limit_remaining: 0,
+        current_limit: { name: "quota_shadow_per_minute", requests_per_unit: 2 },
+      });
+      const metrics = await (await fetch(`${sluice.adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(
+        /sluice_shadow_over_limit_total\{[^}]*rule="quota_shadow_per_minute"[^}]*\} [1-9]/,
+      );
+      // Alone, the spent quota descriptor is still the request's only quota descriptor, and refuses.
+      expect((await one("quota", spent)).overall_code).toBe("OVER_LIMIT");
+    });
+
     it("count_rejected: false leaves refused requests out of the counter", async () => {
       await awayFromMinuteEnd(); // the expected Retry-After below assumes one minute slot
       const value = fresh("uncounted");
@@ -194,6 +243,28 @@ describe.each(["memory", "redis", "redis-cluster"] as const)(
       });
       const whitelisted = await one("whitelist", fresh("w"));
       expect(whitelisted.statuses[0]).toMatchObject({ code: "OK", current_limit: null });
+    });
+
+    it("adds up a counter named twice in one request before deciding (3 per minute, 2 + 2)", async () => {
+      const value = fresh("twice");
+      const twice = { entries: [entry("path", `/v1/${value}`)], hits_addend: { value: 2 } };
+      const reply = await call([twice, twice]);
+      expect(reply.overall_code).toBe("OVER_LIMIT");
+      expect(reply.statuses.map((s) => s.code)).toEqual(["OK", "OVER_LIMIT"]);
+      // count_rejected: both charges landed (4 of 3), so one more hit is refused too.
+      expect((await one("path", `/v1/${value}`)).overall_code).toBe("OVER_LIMIT");
+    });
+
+    it("adds up two values of one share_threshold pool in one request", async () => {
+      // pool_once is used by this test alone: its one counter is fresh in each backend's store.
+      const reply = await call([
+        { entries: [entry("pool_once", "p-a")] },
+        { entries: [entry("pool_once", "p-b")] },
+        { entries: [entry("pool_once", "p-c")] },
+      ]);
+      // The pool allows 2 per minute: the third value of the same pool is the third hit.
+      expect(reply.overall_code).toBe("OVER_LIMIT");
+      expect(reply.statuses.map((s) => s.code)).toEqual(["OK", "OK", "OVER_LIMIT"]);
     });
   },
 );

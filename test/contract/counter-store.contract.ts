@@ -221,4 +221,44 @@ export function counterStoreContract(open: () => Promise<StoreUnderTest>): void 
     expect(currents(second)).toEqual([[3, 3]]);
     expect(second.counts[0]?.map((w) => w.passed)).toEqual([true, true]);
   });
+
+  it("adds up every charge on one counter in a request before deciding", async () => {
+    // Rule 3 per hour, the counter named twice at cost 2 (or two values of one share_threshold pool).
+    const d = fresh({ cost: 2, countRejected: true, windows: [{ windowMs: HOUR, limit: 3 }] });
+    const twice = await store.charge([d, d]);
+    expect(twice.admitted).toBe(false);
+    // The first fits on its own (0 + 2 <= 3); the second sees the first's hits (2 + 2 > 3).
+    expect(twice.counts.map((w) => w[0]?.passed)).toEqual([true, false]);
+    // count_rejected: both charges land, each reporting the count after its own.
+    expect(currents(twice)).toEqual([[2], [4]]);
+
+    const e = fresh({ cost: 1, windows: [{ windowMs: HOUR, limit: 3 }] });
+    const three = await store.charge([e, e, e]);
+    expect(three.admitted).toBe(true);
+    expect(currents(three)).toEqual([[1], [2], [3]]);
+    const fourth = await store.charge([e]);
+    expect(fourth.admitted).toBe(false);
+    // Without count_rejected a refused request leaves the counter alone.
+    const refusedPair = await store.charge([{ ...e, cost: 0 }, e]);
+    expect(currents(refusedPair)).toEqual([[3], [3]]);
+  });
+
+  it("lets a refused call add at most each window's limit, whatever its cost", async () => {
+    const huge = Number.MAX_SAFE_INTEGER;
+    const d = fresh({
+      cost: huge,
+      countRejected: true,
+      windows: [
+        { windowMs: MINUTE, limit: 20 },
+        { windowMs: HOUR, limit: 1000 },
+      ],
+    });
+    const refused = await store.charge([d]);
+    expect(refused.admitted).toBe(false);
+    expect(currents(refused)).toEqual([[20, 1000]]);
+    // Again and again: the counter grows by at most the limit per call, far from any overflow.
+    for (let i = 0; i < 5; i++) await store.charge([d]);
+    const after = await store.charge([{ ...d, cost: 0 }]);
+    expect(currents(after)).toEqual([[120, 6000]]);
+  });
 }
