@@ -6,6 +6,8 @@ import type { DescriptorMode } from "../store/counter-store.ts";
  * A descriptor fails when any of its windows fails. The request is refused iff an enforced
  * descriptor fails, or quota descriptors exist and every one of them fails (quota_mode, as in
  * envoyproxy/ratelimit: quota descriptors only refuse together). Shadow descriptors never refuse.
+ * A rule in both shadow and quota mode is a quota descriptor that always passes; planCharges
+ * expresses it in these three modes (withoutQuotaRefusal in plan-charges.ts).
  */
 export function isAdmitted(descriptors: readonly { mode: DescriptorMode; failed: boolean }[]): boolean {
   let quotaCount = 0;

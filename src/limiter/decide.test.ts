@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Unit } from "../policy/units.ts";
 import { unitMillis } from "../policy/units.ts";
-import type { ChargeResult, DescriptorMode, WindowCounts } from "../store/counter-store.ts";
+import type { ChargeResult, DescriptorCharge, DescriptorMode, WindowCounts } from "../store/counter-store.ts";
 import { type DecideOptions, decide, UNLIMITED_REMAINING } from "./decide.ts";
 import type { Decision, Header } from "./limiter-types.ts";
 import type { ChargedDescriptor, ChargePlan, PlannedDescriptor } from "./plan-charges.ts";
@@ -11,12 +11,22 @@ const T = 1_700_000_010_000;
 
 type W = [unit: Unit, limit: number, counts: WindowCounts, name?: string];
 
+interface ScenarioDescriptor {
+  readonly ruleId: string;
+  readonly mode?: DescriptorMode;
+  /** The mode the store was given, when plan-charges hands it another than `mode`. */
+  readonly admission?: DescriptorMode;
+  readonly cost?: number;
+  readonly windows: W[];
+}
+
 // A plan and the store's answer built together, so each test states only counters and verdicts.
 function scenario(
-  descriptors: (PlannedDescriptor | { ruleId: string; mode?: DescriptorMode; cost?: number; windows: W[] })[],
+  descriptors: (PlannedDescriptor | ScenarioDescriptor)[],
   admitted: boolean,
 ): { plan: ChargePlan; result: ChargeResult } {
   const planned: PlannedDescriptor[] = [];
+  const charges: DescriptorCharge[] = [];
   const counts: WindowCounts[][] = [];
   for (const d of descriptors) {
     if ("kind" in d) {
@@ -37,10 +47,16 @@ function scenario(
       })),
     };
     planned.push(charged);
+    charges.push({
+      counterKey: d.ruleId,
+      mode: d.admission ?? charged.mode,
+      cost: charged.cost,
+      countRejected: true,
+      windows: charged.windows.map((w) => ({ windowMs: w.windowMs, limit: w.requestsPerUnit })),
+    });
     counts.push(d.windows.map(([, , c]) => c));
   }
-  // The decision never reads `charges`; the store already has.
-  return { plan: { descriptors: planned, charges: [] }, result: { nowMs: T, admitted, counts } };
+  return { plan: { descriptors: planned, charges }, result: { nowMs: T, admitted, counts } };
 }
 
 const ok = (current: number, previous = 0): WindowCounts => ({ current, previous, passed: true });
@@ -227,6 +243,21 @@ describe("decide", () => {
         ),
       );
       expect(headers(d.responseHeaders)).toMatchObject({ "X-RateLimit-Limit": "100", "Retry-After": "2862" });
+    });
+
+    it("does not wait for quota windows the store weighed as shadow (a shadow+quota rule passed)", () => {
+      const d = run(
+        scenario(
+          [
+            { ruleId: "q1", mode: "quota", admission: "shadow", windows: [["hour", 100, over(101)]] },
+            { ruleId: "shadow-quota", mode: "shadow", windows: [["minute", 20, over(30)]] },
+            { ruleId: "hard", windows: [["minute", 20, over(21)]] },
+          ],
+          false,
+        ),
+      );
+      expect(d.statuses.map((s) => s.code)).toEqual(["OVER_LIMIT", "OK", "OVER_LIMIT"]);
+      expect(headers(d.responseHeaders)).toMatchObject({ "X-RateLimit-Limit": "20", "Retry-After": "36" });
     });
   });
 

@@ -1,4 +1,4 @@
-import type { ChargeResult } from "../store/counter-store.ts";
+import type { ChargeResult, DescriptorMode } from "../store/counter-store.ts";
 import { descriptorBinding, latestRetry, leastRemaining } from "./binding-window.ts";
 import { blockingWindows, type DescriptorReports } from "./blocking-windows.ts";
 import type { Decision, DescriptorStatus, HeaderStyle, RuleOutcome } from "./limiter-types.ts";
@@ -28,11 +28,12 @@ export const UNLIMITED_REMAINING = 4_294_967_295;
  */
 export function decide(plan: ChargePlan, result: ChargeResult | undefined, options: DecideOptions): Decision {
   const nowMs = result?.nowMs ?? 0;
-  const charged: (DescriptorReports & { ruleId: string })[] = [];
+  const charged: (DescriptorReports & { ruleId: string; admission: DescriptorMode })[] = [];
   const statuses = plan.descriptors.map((planned): DescriptorStatus => {
     if (planned.kind === "uncharged") return uncharged(planned.reason);
     const reports = reportWindows(planned, result?.counts[planned.chargeIndex], nowMs);
-    charged.push({ ruleId: planned.ruleId, mode: planned.mode, reports });
+    const admission = plan.charges[planned.chargeIndex]?.mode ?? planned.mode;
+    charged.push({ ruleId: planned.ruleId, mode: planned.mode, admission, reports });
     return chargedStatus(planned.mode === "shadow", reports);
   });
   const outcomes = charged.map(outcome);
@@ -46,7 +47,8 @@ export function decide(plan: ChargePlan, result: ChargeResult | undefined, optio
   const binding =
     code === "OK"
       ? leastRemaining(charged.filter((d) => d.mode !== "shadow").flatMap((d) => d.reports))
-      : latestRetry(blockingWindows(charged));
+      : // What blocks follows the verdict, so it reads the modes the store weighed, not the reported ones.
+        latestRetry(blockingWindows(charged.map((d) => ({ mode: d.admission, reports: d.reports }))));
   const headers = rateLimitHeaders({
     style: options.headerStyle,
     code,

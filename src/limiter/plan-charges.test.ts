@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { DescriptorEntry, LimitWindow, MatchedRule, PolicyTable } from "../policy/policy-types.ts";
+import { isAdmitted } from "./admission.ts";
 import type { CallDescriptor, RateLimitCall } from "./limiter-types.ts";
-import { descriptorCost, OVERRIDE_RULE_ID, overrideCounterId, planCharges } from "./plan-charges.ts";
+import {
+  type ChargePlan,
+  descriptorCost,
+  OVERRIDE_RULE_ID,
+  overrideCounterId,
+  planCharges,
+} from "./plan-charges.ts";
 
 // A policy fake matching on the exact entry list, e.g. "plan=free" or "plan=free,route=leads".
 function table(rules: Record<string, Partial<MatchedRule>>): PolicyTable {
@@ -17,6 +24,7 @@ function table(rules: Record<string, Partial<MatchedRule>>): PolicyTable {
         counterId: `api/${key(entries)}`,
         windows: [],
         unlimited: false,
+        unlimitedReplaces: [],
         shadowMode: false,
         quotaMode: false,
         countRejected: true,
@@ -112,6 +120,35 @@ describe("planCharges", () => {
     expect(planCharges(call([d("plan=trial")]), policy, key).charges[0]?.mode).toBe("shadow");
   });
 
+  describe("a shadow+quota rule: a quota descriptor that always passes", () => {
+    const verdict = (plan: ChargePlan, failing: boolean[]) =>
+      isAdmitted(plan.charges.map((c, i) => ({ mode: c.mode, failed: failing[i] ?? false })));
+
+    it("keeps the request's quota descriptors from refusing together", () => {
+      const plan = planCharges(call([d("plan=burst"), d("plan=trial")]), policy, key);
+      expect(verdict(plan, [true, true])).toBe(true);
+      expect(verdict(planCharges(call([d("plan=burst")]), policy, key), [true])).toBe(false);
+    });
+
+    it("reports the quota descriptors as quota and itself as shadow, and charges both", () => {
+      const plan = planCharges(call([d("plan=burst"), d("plan=trial")]), policy, key);
+      expect(plan.descriptors.map((p) => (p.kind === "charged" ? p.mode : p.reason))).toEqual([
+        "quota",
+        "shadow",
+      ]);
+      expect(plan.charges.map((c) => [c.mode, c.cost, c.countRejected])).toEqual([
+        ["shadow", 1, false],
+        ["shadow", 1, true],
+      ]);
+    });
+
+    it("leaves enforced descriptors enforced", () => {
+      const plan = planCharges(call([d("plan=free"), d("plan=trial")]), policy, key);
+      expect(plan.charges.map((c) => c.mode)).toEqual(["enforced", "shadow"]);
+      expect(verdict(plan, [true, false])).toBe(false);
+    });
+  });
+
   it("answers an unknown domain with no charges and ignores its overrides", () => {
     const override = { limitOverride: { requestsPerUnit: 1, unit: "second" as const } };
     const plan = planCharges(call([d("plan=free"), d("plan=x", override)], 0, "other"), policy, key);
@@ -185,6 +222,17 @@ describe("planCharges", () => {
 
     it("does not let a window replace itself", () => {
       expect(planCharges(call([d("tier=solo")]), replacing, key).charges).toHaveLength(1);
+    });
+
+    it("lets an unlimited rule replace a named window, though it charges nothing itself", () => {
+      const vip = table({
+        "tier=base": { windows: [perMinute(10, "base"), perDay(500, "base-daily")] },
+        "tier=vip": { windows: [], unlimited: true, unlimitedReplaces: ["base"] },
+      });
+      const plan = planCharges(call([d("tier=base"), d("tier=vip")]), vip, key);
+      expect(plan.charges.map((c) => c.windows)).toEqual([[{ windowMs: 86_400_000, limit: 500 }]]);
+      expect(plan.descriptors[1]).toEqual({ kind: "uncharged", reason: "unlimited" });
+      expect(planCharges(call([d("tier=base")]), vip, key).charges[0]?.windows).toHaveLength(2);
     });
 
     it("reports a descriptor whose every window is replaced as not charged", () => {

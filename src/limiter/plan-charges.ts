@@ -21,6 +21,10 @@ export interface PlannedWindow {
 export interface ChargedDescriptor {
   readonly kind: "charged";
   readonly ruleId: string;
+  /**
+   * How the descriptor reports (its status, the headers, metrics). Its charge may carry another
+   * mode, the one admission weighs (see `withoutQuotaRefusal`).
+   */
   readonly mode: DescriptorMode;
   /** h for this descriptor's windows. */
   readonly cost: number;
@@ -53,10 +57,17 @@ export interface ChargePlan {
  */
 type ResolvedLimit = Pick<
   MatchedRule,
-  "ruleId" | "counterId" | "windows" | "unlimited" | "shadowMode" | "quotaMode" | "countRejected"
+  | "ruleId"
+  | "counterId"
+  | "windows"
+  | "unlimited"
+  | "unlimitedReplaces"
+  | "shadowMode"
+  | "quotaMode"
+  | "countRejected"
 >;
 
-/** A shadow rule never refuses, even if it is also in quota mode. */
+/** A shadow rule never refuses and reports OK, even if it is also in quota mode. */
 function modeOf(limit: ResolvedLimit): DescriptorMode {
   return limit.shadowMode ? "shadow" : limit.quotaMode ? "quota" : "enforced";
 }
@@ -72,6 +83,7 @@ export function planCharges(
 
   const descriptors: PlannedDescriptor[] = [];
   const charges: DescriptorCharge[] = [];
+  let passingQuota = false;
   call.descriptors.forEach((descriptor, i) => {
     const limit = resolved[i];
     const kept =
@@ -91,6 +103,7 @@ export function planCharges(
         ? sharedShapes(kept)
         : windowShapes(kept);
     const mode = modeOf(limit);
+    if (limit.shadowMode && limit.quotaMode) passingQuota = true;
     descriptors.push({
       kind: "charged",
       ruleId: limit.ruleId,
@@ -107,7 +120,20 @@ export function planCharges(
       windows: charged,
     });
   });
-  return { descriptors, charges };
+  return { descriptors, charges: passingQuota ? withoutQuotaRefusal(charges) : charges };
+}
+
+/**
+ * In envoyproxy/ratelimit a rule in both shadow and quota mode is a quota descriptor that always
+ * passes: it reports OK like any shadow rule, and quota descriptors refuse only when every one of
+ * them is over, so a request holding such a charged descriptor is never refused by its quota
+ * descriptors. The stores know only enforced, shadow and quota (and the Redis script mirrors
+ * isAdmitted), so that request's quota charges are handed over as shadow: isAdmitted then gives
+ * the reference's verdict, and charging, which follows only the verdict and countRejected, is the
+ * same. The plan's descriptors keep "quota", so their statuses, headers and metrics do not change.
+ */
+function withoutQuotaRefusal(charges: readonly DescriptorCharge[]): DescriptorCharge[] {
+  return charges.map((charge) => (charge.mode === "quota" ? { ...charge, mode: "shadow" } : charge));
 }
 
 /** A window list as the plan reports it and as the store charges it. */
@@ -181,6 +207,7 @@ function resolveLimit(
       counterId: overrideCounterId(domain, descriptor.entries),
       windows: [{ unit: override.unit, requestsPerUnit: override.requestsPerUnit, replaces: [] }],
       unlimited: false,
+      unlimitedReplaces: [],
       shadowMode: false,
       quotaMode: false,
       countRejected: true,
@@ -189,31 +216,41 @@ function resolveLimit(
   return rule;
 }
 
+/** What names a limit in `replaces`: one of the request's windows, or an `unlimited` rule. */
+type Replacer = LimitWindow | ResolvedLimit;
+
 /**
- * For each limit name, the windows of this request that replace it. A window is dropped when some
- * OTHER matched window names it, so a window listing its own name does not drop itself.
- * Dropping does not chain: a replaced window still replaces what it names, as in envoyproxy/ratelimit.
+ * For each limit name, the windows (or unlimited rules) of this request that replace it. A window
+ * is dropped when some OTHER matched window or rule names it, so a window listing its own name does
+ * not drop itself. Dropping does not chain: a replaced window still replaces what it names, and an
+ * unlimited rule, though it charges nothing, replaces what it names, as in envoyproxy/ratelimit.
  */
-function replacedNames(
-  limits: readonly (ResolvedLimit | undefined)[],
-): Map<string, LimitWindow[]> | undefined {
-  // `replaces` is rare: no map at all (and no filtering by the caller) unless some window names another.
-  let byName: Map<string, LimitWindow[]> | undefined;
+function replacedNames(limits: readonly (ResolvedLimit | undefined)[]): Map<string, Replacer[]> | undefined {
+  // `replaces` is rare: no map at all (and no filtering by the caller) unless something names a limit.
+  let byName: Map<string, Replacer[]> | undefined;
   for (const limit of limits) {
-    if (limit === undefined || limit.unlimited) continue;
+    if (limit === undefined) continue;
+    for (const name of limit.unlimitedReplaces) byName = withReplacer(byName, name, limit);
     for (const window of limit.windows) {
-      for (const name of window.replaces) {
-        byName ??= new Map();
-        const replacers = byName.get(name) ?? [];
-        replacers.push(window);
-        byName.set(name, replacers);
-      }
+      for (const name of window.replaces) byName = withReplacer(byName, name, window);
     }
   }
   return byName;
 }
 
-function isReplaced(window: LimitWindow, replaced: Map<string, LimitWindow[]>): boolean {
+function withReplacer(
+  byName: Map<string, Replacer[]> | undefined,
+  name: string,
+  replacer: Replacer,
+): Map<string, Replacer[]> {
+  const map = byName ?? new Map<string, Replacer[]>();
+  const replacers = map.get(name);
+  if (replacers === undefined) map.set(name, [replacer]);
+  else replacers.push(replacer);
+  return map;
+}
+
+function isReplaced(window: LimitWindow, replaced: Map<string, Replacer[]>): boolean {
   if (window.name === undefined) return false;
   return (replaced.get(window.name) ?? []).some((replacer) => replacer !== window);
 }

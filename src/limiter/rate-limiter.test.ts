@@ -58,6 +58,7 @@ const freePlan: MatchedRule = {
     { unit: "day", requestsPerUnit: 1000, name: "free-per-day", replaces: [] },
   ],
   unlimited: false,
+  unlimitedReplaces: [],
   shadowMode: false,
   quotaMode: false,
   countRejected: true,

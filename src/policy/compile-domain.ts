@@ -41,6 +41,10 @@ function compileLevel(
     if (node.kind === "exact") exact.set(`${node.key}\0${node.value}`, node);
     else if (node.kind === "bare") bare.set(node.key, node);
     else {
+      // The reference looks `key_value` up before trying any wildcard, and its table holds wildcard
+      // nodes under their pattern text too, so a request value spelling a pattern takes that node
+      // even when an earlier wildcard would also fit it.
+      exact.set(`${node.key}\0${node.value}`, node);
       const list = wildcards.get(node.key);
       if (list) list.push(node);
       else wildcards.set(node.key, [node]);
@@ -74,6 +78,7 @@ function compileNode(spec: DescriptorSpec, ancestry: Ancestry, counter: { rules:
       name === undefined && (here.valueToMetric || (spec.detailedMetric && here.hasVariableStep)),
     windows: Object.freeze(limit?.kind === "windows" ? [...limit.windows] : []),
     unlimited: limit?.kind === "unlimited",
+    unlimitedReplaces: Object.freeze(limit?.kind === "unlimited" ? [...limit.replaces] : []),
     shadowMode: spec.shadowMode,
     quotaMode: spec.quotaMode,
     countRejected: spec.countRejected,

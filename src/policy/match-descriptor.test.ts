@@ -19,6 +19,9 @@ descriptors:
     value: "*-suffix"
     rate_limit: { name: wild_suffix, unit: minute, requests_per_unit: 4 }
   - key: route
+    value: v2*
+    rate_limit: { name: wild_late, unit: minute, requests_per_unit: 6 }
+  - key: route
     rate_limit: { name: bare, unit: minute, requests_per_unit: 5 }
 
   # A limit at depth 1 with children: applies to 1-entry descriptors only.
@@ -88,6 +91,8 @@ describe("matchDescriptor: which node applies", () => {
     ["first wildcard in file order wins", [["route", "v1-other"]], "wild_first"],
     ["a later wildcard when earlier ones do not fit", [["route", "v2"]], "wild_second"],
     ["a suffix wildcard", [["route", "x-suffix"]], "wild_suffix"],
+    ["a value spelling a pattern takes that rule before earlier wildcards", [["route", "v2*"]], "wild_late"],
+    ["other values that pattern fits keep file order", [["route", "v2x"]], "wild_second"],
     ["bare key when no wildcard fits", [["route", "other"]], "bare"],
     ["a limit with children applies at its own depth", [["parent", "p"]], "parent_limit"],
     [
@@ -165,6 +170,17 @@ describe("matchDescriptor: which node applies", () => {
       ruleId: "whitelisted",
     });
     expect(match(["free", "x"])).toMatchObject({ windows: [], unlimited: true, ruleId: "free" });
+  });
+
+  it("carries the names an unlimited rule replaces", () => {
+    const replacing = tableOf(
+      "domain: m\ndescriptors:\n  - key: vip\n    rate_limit: { unlimited: true, replaces: [{ name: base }] }\n",
+    );
+    expect(replacing.match("m", entries(["vip", "x"]))).toMatchObject({
+      unlimited: true,
+      unlimitedReplaces: ["base"],
+    });
+    expect(match(["free", "x"])?.unlimitedReplaces).toEqual([]);
   });
 
   it("takes the modes from the final node", () => {

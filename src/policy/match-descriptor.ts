@@ -3,10 +3,11 @@ import type { DescriptorEntry, MatchedRule } from "./policy-types.ts";
 
 /**
  * Matches one request descriptor against a compiled domain, as the reference service does: walk
- * the entries in order from the top level, taking at each level the exact `key=value` node, else
- * the first wildcard node of the key whose pattern fits, else the bare key node. The node reached
- * by the LAST entry decides; a limit higher up does not apply to a longer descriptor, and running
- * out of nodes before the entries end means no match.
+ * the entries in order from the top level, taking at each level the `key=value` node whose value
+ * text equals the request's (a wildcard's pattern text included), else the first wildcard node of
+ * the key whose pattern fits, else the bare key node. The node reached by the LAST entry decides;
+ * a limit higher up does not apply to a longer descriptor, and running out of nodes before the
+ * entries end means no match.
  */
 export function matchDescriptor(
   domain: CompiledDomain,
@@ -27,6 +28,7 @@ export function matchDescriptor(
     counterId: counterId(domain.domain, path, entries),
     windows: last.windows,
     unlimited: last.unlimited,
+    unlimitedReplaces: last.unlimitedReplaces,
     shadowMode: last.shadowMode,
     quotaMode: last.quotaMode,
     countRejected: last.countRejected,

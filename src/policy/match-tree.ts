@@ -9,6 +9,7 @@ import type { LimitWindow } from "./policy-types.ts";
  * order, then the `bare` node of key k.
  */
 export interface MatchLevel {
+  /** Exact nodes by `k NUL value`, and wildcard nodes by `k NUL pattern` (a value spelling the pattern). */
   readonly exact: ReadonlyMap<string, MatchNode>;
   readonly wildcards: ReadonlyMap<string, readonly MatchNode[]>;
   readonly bare: ReadonlyMap<string, MatchNode>;
@@ -29,6 +30,8 @@ export interface MatchNode {
   readonly ruleIdHasValues: boolean;
   readonly windows: readonly LimitWindow[];
   readonly unlimited: boolean;
+  /** `unlimited` nodes only: names of the limits it replaces (windowed nodes keep theirs per window). */
+  readonly unlimitedReplaces: readonly string[];
   readonly shadowMode: boolean;
   readonly quotaMode: boolean;
   readonly countRejected: boolean;

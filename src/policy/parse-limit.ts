@@ -14,7 +14,7 @@ const LIMIT_KEYS: ReadonlySet<string> = new Set([
 const REPLACES_KEYS: ReadonlySet<string> = new Set(["name"]);
 
 type OneLimit =
-  | { readonly unlimited: true; readonly name: string | undefined }
+  | { readonly unlimited: true; readonly name: string | undefined; readonly replaces: readonly string[] }
   | { readonly unlimited: false; readonly window: LimitWindow };
 
 /**
@@ -33,7 +33,7 @@ export function parseLimit(reader: YamlReader, fields: ReadonlyMap<string, Field
     const limit = parseOneLimit(reader, single);
     if (!limit) return undefined;
     return limit.unlimited
-      ? { kind: "unlimited", name: limit.name }
+      ? { kind: "unlimited", name: limit.name, replaces: limit.replaces }
       : { kind: "windows", windows: [limit.window] };
   }
   return many ? parseLimitList(reader, many) : undefined;
@@ -54,7 +54,7 @@ function parseLimitList(reader: YamlReader, field: Field): LimitSpec | undefined
     if (!limit) {
       valid = false;
     } else if (limit.unlimited) {
-      if (items.length === 1) return { kind: "unlimited", name: limit.name };
+      if (items.length === 1) return { kind: "unlimited", name: limit.name, replaces: limit.replaces };
       reader.fail(
         keyPath(item.path, "unlimited"),
         "an unlimited limit must be the only entry of rate_limits",
@@ -91,7 +91,7 @@ function parseOneLimit(reader: YamlReader, field: Field): OneLimit | undefined {
     if (unitField) reader.fail(unitField.path, "must not be set when unlimited is true");
     // The reference ignores a count next to `unlimited: true`; it is still type-checked here.
     if (countField) reader.uint32(countField);
-    return unitField || !replaces ? undefined : { unlimited: true, name };
+    return unitField || !replaces ? undefined : { unlimited: true, name, replaces };
   }
 
   let unit: LimitWindow["unit"] | undefined;

@@ -17,7 +17,12 @@ export interface PolicySpec {
 /** What a descriptor node limits: a set of windows, nothing at all (`unlimited`), or no rule. */
 export type LimitSpec =
   | { readonly kind: "windows"; readonly windows: readonly LimitWindow[] }
-  | { readonly kind: "unlimited"; readonly name: string | undefined };
+  | {
+      readonly kind: "unlimited";
+      readonly name: string | undefined;
+      /** Limits this one drops when both match in one request, as a windowed limit's do. */
+      readonly replaces: readonly string[];
+    };
 
 export interface DescriptorSpec {
   /** Key path of the node in its file, e.g. `descriptors[0].descriptors[2]`. */

@@ -32,6 +32,12 @@ export interface MatchedRule {
   /** Windows to enforce; empty when the node whitelists (no limit) or is `unlimited`. */
   readonly windows: readonly LimitWindow[];
   readonly unlimited: boolean;
+  /**
+   * Names of the limits an `unlimited` rule replaces: like a window's `replaces`, they drop those
+   * limits of the request's other descriptors (envoyproxy/ratelimit honours `replaces` on unlimited
+   * rules too). Empty for other rules, whose names sit on their windows.
+   */
+  readonly unlimitedReplaces: readonly string[];
   readonly shadowMode: boolean;
   readonly quotaMode: boolean;
   /** Whether refused requests still consume this rule's windows (default true). */
