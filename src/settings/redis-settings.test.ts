@@ -114,9 +114,40 @@ describe("parseSettings: Redis passwords stay out of error messages", () => {
     [["--redis-cluster", "redis://u:s3c@ret@h"], 'got "redis://***@h"'],
     [["--redis-cluster", "s3cret@h"], 'got "***@h"'],
     [["--redis-sentinel", "redis://:s3cret@h", "--redis-sentinel-master", "m"], 'got "redis://***@h"'],
+    [["--redis-url", "redis://h:6379/x?db=1&password=s3cret"], 'got "redis://h:6379/x?db=1&password=***"'],
   ])("%j", (argv, shown) => {
     const message = errorsOf(argv).join("\n");
     expect(message).toContain(shown);
     expect(message).not.toContain("s3c");
+  });
+});
+
+describe("parseSettings: Redis URLs ioredis could not use are settings errors, not crashes", () => {
+  it.each([
+    ["--redis-url", "redis://:pw@h:99999", 'port 99999 is out of range (1-65535), got "redis://***@h:99999"'],
+    ["--redis-url", "redis://h:0", "port 0 is out of range (1-65535)"],
+    ["--redis-url", "redis://:pw@h:6379/abc", 'database "abc" is not a number'],
+    ["--redis-url", "redis://h^x:6379", "not a valid URL (check the host name and the port)"],
+    ["--redis-url", "redis://:pw%zz@h:6379", "malformed %-escape in the user or password"],
+    ["--redis-url", "redis://u%e0:pw@h:6379", "malformed %-escape in the user or password"],
+    ["--redis-cluster", "redis://:pw%zz@h:7000", "malformed %-escape"],
+    ["--redis-cluster", "h<x:7000", 'not a valid URL (check the host name and the port), got "h<x:7000"'],
+    ["--redis-cluster", "h#x:7000", "expected HOST:PORT or redis[s]://"],
+    ["--redis-sentinel", "h:26379,redis://:pw%zz@h:26380", "malformed %-escape"],
+  ])("%s %j", (flag, address, message) => {
+    const sentinel = flag === "--redis-sentinel" ? ["--redis-sentinel-master", "m"] : [];
+    const errors = errorsOf([flag, address, ...sentinel]);
+    expect(errors).toEqual([expect.stringMatching(new RegExp(`^${flag} \\(SLUICE_[A-Z_]+\\): `))]);
+    expect(errors[0]).toContain(message);
+  });
+
+  it.each([
+    "redis://h:6379",
+    "redis://h:6379/",
+    "redis://h:6379/15",
+    "rediss://u%40x:p%25w@[::1]:6380/2",
+    "redis://h",
+  ])("takes %j", (address) => {
+    expect(errorsOf(["--redis-url", address])).toEqual([]);
   });
 });

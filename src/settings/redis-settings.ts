@@ -33,10 +33,12 @@ export function parseRedisStore(
   errors: string[],
 ): RedisStoreSettings {
   const { redisUrl } = text;
-  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    errors.push(
-      `${describe("redisUrl")}: expected redis://HOST:PORT or rediss://HOST:PORT, got "${withoutCredentials(redisUrl)}"`,
-    );
+  if (redisUrl !== undefined) {
+    const problem = /^rediss?:\/\/[^\s]+$/.test(redisUrl)
+      ? urlProblem(redisUrl, { database: true })
+      : "expected redis://HOST:PORT or rediss://HOST:PORT";
+    if (problem !== undefined)
+      errors.push(`${describe("redisUrl")}: ${problem}, got "${withoutCredentials(redisUrl)}"`);
   }
   const redisCluster = parseSeeds(text.redisCluster, describe("redisCluster"), errors);
   const sentinelNodes = parseSeeds(text.redisSentinel, describe("redisSentinel"), errors);
@@ -73,13 +75,43 @@ export function parseRedisStore(
  * password, however malformed) replaced by `***`, so a typo in a URL does not put its secret in logs.
  */
 export function withoutCredentials(address: string): string {
-  return address.replace(
-    /^([a-z][a-z0-9+.-]*:\/\/)?.*@/i,
-    (_match, scheme: string | undefined) => `${scheme ?? ""}***@`,
-  );
+  return address
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, (_match, scheme: string | undefined) => `${scheme ?? ""}***@`)
+    .replace(/([?&][^=&#]*password=)[^&#]*/gi, "$1***");
 }
 
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]@/]+):(\d{1,5})$/;
+/**
+ * Why a Redis URL cannot be used, or undefined when it can. Checked here because ioredis (and
+ * parseSeed in redis-client.ts) would otherwise throw on it at start, a TypeError or URIError
+ * whose stack prints the URL, password and all: the WHATWG URL parse both use (a port over
+ * 65535, a character no host name has), the %-decoding of the user and the password, and the
+ * database number ioredis takes from the path and sends as SELECT.
+ */
+function urlProblem(text: string, { database }: { database: boolean }): string | undefined {
+  const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(text)?.[1] ?? "";
+  const port = /:(\d+)$/.exec(authority.slice(authority.lastIndexOf("@") + 1))?.[1];
+  if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65_535))
+    return `port ${port} is out of range (1-65535)`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return "not a valid URL (check the host name and the port)";
+  }
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return "malformed %-escape in the user or password (a literal % is written %25)";
+  }
+  const path = url.pathname;
+  if (path !== "" && path !== "/" && !(database && /^\/\d+$/.test(path)))
+    return database ? `database "${path.slice(1)}" is not a number` : "expected no path";
+  return undefined;
+}
+
+// `?` and `#` are no part of a host name: URL parsing would end the host there and drop the port.
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]@/?#]+):(\d{1,5})$/;
 const SEED_URL = /^(rediss?):\/\/(?:[^\s@/]*@)?([^\s@/]+)$/i;
 
 /**
@@ -99,11 +131,11 @@ function parseSeeds(text: string | undefined, named: string, errors: string[]): 
     const url = SEED_URL.exec(seed);
     const hostPort = HOST_PORT.exec(url?.[2] ?? seed);
     const port = Number(hostPort?.[2]);
-    if (hostPort === null || !(port >= 1 && port <= 65_535)) {
-      errors.push(
-        `${named}: expected HOST:PORT or redis[s]://[[user]:password@]HOST:PORT, got "${withoutCredentials(seed)}"`,
-      );
-    }
+    const problem =
+      hostPort === null || !(port >= 1 && port <= 65_535)
+        ? "expected HOST:PORT or redis[s]://[[user]:password@]HOST:PORT"
+        : urlProblem(url === null ? `redis://${seed}` : seed, { database: false });
+    if (problem !== undefined) errors.push(`${named}: ${problem}, got "${withoutCredentials(seed)}"`);
     schemes.add(url?.[1]?.toLowerCase() === "rediss" ? "TLS (rediss://)" : "plaintext");
   }
   if (schemes.size > 1) errors.push(`${named}: mixes ${[...schemes].join(" and ")} seeds; use one`);

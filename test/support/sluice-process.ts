@@ -103,12 +103,16 @@ export function stopProcess(child: ChildProcess, graceMs: number): Promise<numbe
   });
 }
 
-/** Runs `sluice <args>` to completion and returns its exit code and output. */
+/** Runs `sluice <args>` (with `env` added to this process's environment) to completion and returns its exit code and output. */
 export function runSluice(
   args: readonly string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => {
