@@ -3,6 +3,7 @@ import { systemClock } from "../clock.ts";
 import { startAdminServer } from "../edge/admin/admin-server.ts";
 import { startGrpcServer } from "../edge/grpc/grpc-server.ts";
 import { createRateLimiter } from "../limiter/rate-limiter.ts";
+import { startRefusedHitsFlush } from "../limiter/refused-hits.ts";
 import { createLogger } from "../log/logger.ts";
 import { createMetrics } from "../metrics/metrics.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
@@ -14,7 +15,7 @@ import { superviseWorkers } from "./cluster-primary.ts";
 import { joinPrimary } from "./cluster-worker.ts";
 import { addConcurrencyLimits } from "./concurrency-limits.ts";
 import { connectionErrorLog } from "./connection-error-log.ts";
-import { fastPathOptions } from "./fast-path-options.ts";
+import { fastPathOptions, REFUSED_HITS_FLUSH_MS } from "./fast-path-options.ts";
 import { startLivePolicy } from "./live-policy.ts";
 import { memoryStoreOptions } from "./memory-store-options.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
@@ -94,12 +95,22 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     },
   );
   const fallback = storeFallbackOptions(settings, metrics);
+  const { refusedHits, ...fastPath } = fastPathOptions(settings, metrics);
+  const refusedHitsFlush =
+    refusedHits &&
+    startRefusedHitsFlush({
+      hits: refusedHits,
+      store,
+      intervalMs: REFUSED_HITS_FLUSH_MS,
+      onDropped: (slots, err) =>
+        logger.warn({ slots, err }, "refused hits answered locally not counted in the store"),
+    });
   const limiter = createRateLimiter({
     policy,
     store,
     headerStyle: settings.headerStyle,
     upstreamHeaders: settings.upstreamHeaders,
-    ...fastPathOptions(settings, metrics),
+    ...fastPath,
     limits: settings.requestLimits,
     ...fallback,
   });
@@ -171,6 +182,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   grpc.setServing(false);
   await grpc.shutdown(settings.shutdownGraceMs);
   await concurrency.close();
+  await refusedHitsFlush?.close();
   health.stop();
   await store.close();
   await fallback.local.store.close();

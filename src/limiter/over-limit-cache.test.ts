@@ -4,6 +4,7 @@ import { MemoryCounterStore } from "../store/memory-counter-store.ts";
 import { decide } from "./decide.ts";
 import { createOverLimitCache } from "./over-limit-cache.ts";
 import type { ChargePlan, PlannedDescriptor } from "./plan-charges.ts";
+import { createRefusedHits } from "./refused-hits.ts";
 
 // 10 s into a minute slot.
 const T0 = 1_700_000_010_000;
@@ -60,7 +61,7 @@ describe("createOverLimitCache", () => {
 
   it("answers a cached refusal exactly as the store would, Retry-After counting down", async () => {
     const s = open();
-    const cache = createOverLimitCache({ maxEntries: 10 });
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
     const p = plan({ key: "tenant", limit: 3 }, { key: "api-key", limit: 100 });
     const refused = await charge(s, p, 4);
     expect(refused.admitted).toBe(false);
@@ -76,6 +77,8 @@ describe("createOverLimitCache", () => {
       expect(decide(p, cached, headers)).toEqual(decide(p, fromStore, headers));
     }
     const retryAt = (d: ReturnType<typeof decide>) => d.responseHeaders.find((h) => h.key === "Retry-After");
+    // The entry follows the latest answer; start again from the refusal to go back in time.
+    cache.remember(p, refused, T0);
     now = T0 + 1_000;
     const early = retryAt(decide(p, cache.lookup(p, now), headers));
     now = T0 + 20_000;
@@ -83,9 +86,49 @@ describe("createOverLimitCache", () => {
     expect(Number(late?.value)).toBeLessThan(Number(early?.value));
   });
 
+  it("counts refusals it answers (count_rejected) as the store would, and hands their hits to the store", async () => {
+    const s = open();
+    const reference = new MemoryCounterStore({ clock: () => now });
+    const refusedHits = createRefusedHits();
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits });
+    const p = plan(
+      { key: "tenant", limit: 3, countRejected: true },
+      { key: "api-key", limit: 100, countRejected: true },
+    );
+    cache.remember(p, await charge(s, p, 4), now);
+    await charge(reference, p, 4);
+    // A retry loop: the cache answers each call as a store that counts every refusal would.
+    for (const later of [0, 1_000, 2_000, 30_000, 59_000]) {
+      now = T0 + later;
+      const cached = cache.lookup(p, now);
+      const fromStore = await reference.charge(p.charges);
+      expect(cached).toEqual(fromStore);
+      expect(decide(p, cached, headers)).toEqual(decide(p, fromStore, headers));
+    }
+    // Written to the store, the refused hits make it hold what the reference holds.
+    await s.addHits(refusedHits.take());
+    expect(refusedHits.size).toBe(0);
+    const check = { ...p, charges: p.charges.map((c) => ({ ...c, cost: 0 })) };
+    expect(await s.charge(check.charges)).toEqual(await reference.charge(check.charges));
+    await reference.close();
+  });
+
+  it("lets a refused call with a cost above the limit add the limit only", async () => {
+    const s = open();
+    const refusedHits = createRefusedHits();
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits });
+    const p = plan({ key: "tenant", limit: 3, countRejected: true, cost: 2 });
+    cache.remember(p, await charge(s, p, 3), now);
+    const answered = cache.lookup(p, now);
+    expect(answered?.counts[0]?.[0]?.current).toBe(8);
+    expect(refusedHits.take()).toEqual([
+      { counterKey: "sluice:{tenant}", windowMs: MINUTE, slot: Math.floor(T0 / MINUTE), hits: 2 },
+    ]);
+  });
+
   it("lets the store decide again from the Retry-After instant on", async () => {
     const s = open();
-    const cache = createOverLimitCache({ maxEntries: 10 });
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
     const p = plan({ key: "tenant", limit: 3 });
     const refused = await charge(s, p, 4);
     cache.remember(p, refused, now);
@@ -102,7 +145,7 @@ describe("createOverLimitCache", () => {
 
   it("follows the store's clock when it differs from the local one", async () => {
     const s = open();
-    const cache = createOverLimitCache({ maxEntries: 10 });
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
     const p = plan({ key: "tenant", limit: 1 });
     const refused = await charge(s, p, 2);
     // The local clock runs 5 s behind the store's.
@@ -113,7 +156,7 @@ describe("createOverLimitCache", () => {
 
   it("never caches a call with a shadow descriptor", async () => {
     const s = open();
-    const cache = createOverLimitCache({ maxEntries: 10 });
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
     const p = plan({ key: "tenant", limit: 1 }, { key: "trial", limit: 1, mode: "shadow" });
     const refused = await charge(s, p, 2);
     expect(refused.admitted).toBe(false);
@@ -124,7 +167,7 @@ describe("createOverLimitCache", () => {
 
   it("does not cache admitted calls, nor refusals no wait can clear", async () => {
     const s = open();
-    const cache = createOverLimitCache({ maxEntries: 10 });
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
     const fits = plan({ key: "a", limit: 5 });
     cache.remember(fits, await s.charge(fits.charges), now);
     const tooBig = plan({ key: "b", limit: 5, cost: 6 });
@@ -136,7 +179,7 @@ describe("createOverLimitCache", () => {
 
   it("answers only the very same charges", async () => {
     const s = open();
-    const cache = createOverLimitCache({ maxEntries: 10 });
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
     const p = plan({ key: "tenant", limit: 1 });
     cache.remember(p, await charge(s, p, 2), now);
     expect(cache.lookup(plan({ key: "tenant", limit: 1, cost: 2 }), now)).toBeUndefined();
@@ -151,6 +194,7 @@ describe("createOverLimitCache", () => {
     let evictions = 0;
     const cache = createOverLimitCache({
       maxEntries: 2,
+      refusedHits: createRefusedHits(),
       onHit: () => hits++,
       onEviction: () => evictions++,
     });
@@ -173,7 +217,7 @@ describe("createOverLimitCache", () => {
 
   it("drops an entry once its call would pass", async () => {
     const s = open();
-    const cache = createOverLimitCache({ maxEntries: 10 });
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
     // Quota descriptors refuse only together: both over limit now.
     const p = plan({ key: "q1", limit: 2, mode: "quota" }, { key: "q2", limit: 2, mode: "quota" });
     const refused = await charge(s, p, 3);

@@ -1,8 +1,9 @@
 import type { ChargeResult, DescriptorCharge, WindowCounts } from "../store/counter-store.ts";
-import { estimate, isAdmitted, windowPasses } from "./admission.ts";
+import { chargedHits, estimate, isAdmitted, windowPasses } from "./admission.ts";
 import { latestRetry } from "./binding-window.ts";
 import { blockingWindows, type DescriptorReports } from "./blocking-windows.ts";
 import type { ChargePlan } from "./plan-charges.ts";
+import type { RefusedHits } from "./refused-hits.ts";
 import { reportWindows } from "./window-report.ts";
 
 /**
@@ -19,15 +20,18 @@ import { reportWindows } from "./window-report.ts";
  * the statuses and the headers (Retry-After counting down, Reset) are the ones the store would
  * give at that instant. If it would now pass, the entry is dropped and the store decides.
  *
- * Trade-offs, as in envoyproxy/ratelimit's local cache:
- * - A call answered here is not counted: with `count_rejected` (the default) the store would have
- *   added its hits to every counted descriptor, so the refused client's counters stop growing while
- *   it is cached and it may get through slightly sooner than without the cache; other descriptors
- *   of the call (its API key's counter) do not see the refused hits either.
+ * A call answered here still counts where the store would have counted it (`count_rejected`, the
+ * default): its hits are added to the entry, so the next answer, its remaining and its Retry-After
+ * grow as the store's would, and to `refusedHits`, which writes them to the store within a short
+ * interval (refused-hits.ts), so other descriptors of the call (its API key's counter) and other
+ * instances see them too. A tight retry loop stays refused, as with the cache off.
+ *
+ * Trade-offs:
  * - Hits other clients or instances add meanwhile are not seen until the entry expires; counts only
  *   grow within a slot, so this can shorten a cached Retry-After but never refuse a call the store
  *   would admit.
- * - Calls with a shadow descriptor are never cached: shadow rules exist to measure every call.
+ * - Calls with a shadow descriptor are never cached: shadow rules exist to measure every call; nor
+ *   are calls naming one counter twice (rare, and their counts are not one per counter).
  * The store's clock is followed (Redis TIME, with the offset to the local clock taken at the refusal).
  */
 export interface OverLimitCache {
@@ -42,18 +46,20 @@ export interface OverLimitCache {
 export interface OverLimitCacheOptions {
   /** Most calls held; the least recently used is evicted beyond it. */
   readonly maxEntries: number;
+  /** Where hits of refusals answered here are counted, for the store. */
+  readonly refusedHits: RefusedHits;
   readonly onHit?: () => void;
   readonly onEviction?: () => void;
 }
 
 interface Entry {
-  readonly charges: readonly DescriptorCharge[];
+  readonly plan: ChargePlan;
   /** Store clock minus local clock at the refusal, in ms. */
   readonly offsetMs: number;
-  /** The store's answer at the refusal. */
-  readonly result: ChargeResult;
+  /** The store's answer at the refusal, then this cache's at its latest answer (its hits included). */
+  result: ChargeResult;
   /** Store time at which the call would pass (its Retry-After instant). */
-  readonly untilMs: number;
+  untilMs: number;
 }
 
 export function createOverLimitCache(options: OverLimitCacheOptions): OverLimitCache {
@@ -66,29 +72,32 @@ export function createOverLimitCache(options: OverLimitCacheOptions): OverLimitC
       if (entries.size === 0 || plan.charges.length === 0) return undefined;
       const key = cacheKey(plan.charges);
       const entry = entries.get(key);
-      if (entry === undefined || !sameCharges(entry.charges, plan.charges)) return undefined;
+      if (entry === undefined || !sameCharges(entry.plan.charges, plan.charges)) return undefined;
       const nowMs = localNowMs + entry.offsetMs;
-      const result = nowMs < entry.untilMs ? rollForward(entry, nowMs) : undefined;
-      if (result === undefined || result.admitted) {
-        entries.delete(key);
-        return undefined;
-      }
-      // Most recently used goes last.
+      const rolled = nowMs < entry.untilMs ? rollForward(entry, nowMs) : undefined;
       entries.delete(key);
-      entries.set(key, entry);
+      if (rolled === undefined || rolled.admitted) return undefined;
+      const result = countRefusal(entry.plan.charges, rolled, options.refusedHits);
+      const retryAfterSeconds = requestRetryAfter(entry.plan, result);
+      entry.result = result;
+      // Most recently used goes last; an entry no wait can clear is answered once more, then dropped.
+      if (retryAfterSeconds !== undefined) {
+        entry.untilMs = nowMs + retryAfterSeconds * 1000;
+        entries.set(key, entry);
+      }
       options.onHit?.();
       return result;
     },
 
     remember(plan, result, localNowMs) {
       if (result.admitted || plan.charges.length === 0) return;
-      if (plan.charges.some((c) => c.mode === "shadow")) return;
+      if (plan.charges.some((c) => c.mode === "shadow") || namesACounterTwice(plan.charges)) return;
       const retryAfterSeconds = requestRetryAfter(plan, result);
       if (retryAfterSeconds === undefined) return;
       const key = cacheKey(plan.charges);
       entries.delete(key);
       entries.set(key, {
-        charges: plan.charges,
+        plan,
         offsetMs: result.nowMs - localNowMs,
         result,
         untilMs: result.nowMs + retryAfterSeconds * 1000,
@@ -123,7 +132,8 @@ function requestRetryAfter(plan: ChargePlan, result: ChargeResult): number | und
  * every window and the call checked again.
  */
 function rollForward(entry: Entry, nowMs: number): ChargeResult {
-  const { charges, result } = entry;
+  const { result } = entry;
+  const charges = entry.plan.charges;
   const counts: WindowCounts[][] = [];
   const failures: { mode: DescriptorCharge["mode"]; failed: boolean }[] = [];
   charges.forEach((charge, i) => {
@@ -145,6 +155,34 @@ function rollForward(entry: Entry, nowMs: number): ChargeResult {
     failures.push({ mode: charge.mode, failed });
   });
   return { nowMs, admitted: isAdmitted(failures), counts };
+}
+
+/**
+ * The refused call charged as the store would charge it: descriptors with count_rejected add their
+ * hits (at most each window's limit) to the answer's counts and to `refusedHits`, in the slot of the
+ * answer's instant.
+ */
+function countRefusal(
+  charges: readonly DescriptorCharge[],
+  rolled: ChargeResult,
+  refusedHits: RefusedHits,
+): ChargeResult {
+  const counts = rolled.counts.map((windows, i): WindowCounts[] => {
+    const charge = charges[i] as DescriptorCharge;
+    if (!charge.countRejected || charge.cost === 0) return windows as WindowCounts[];
+    return windows.map((w, j) => {
+      const window = charge.windows[j] as DescriptorCharge["windows"][number];
+      const hits = chargedHits(charge.cost, window.limit, false);
+      refusedHits.add(charge.counterKey, window.windowMs, Math.floor(rolled.nowMs / window.windowMs), hits);
+      return { ...w, current: w.current + hits };
+    });
+  });
+  return { nowMs: rolled.nowMs, admitted: false, counts };
+}
+
+function namesACounterTwice(charges: readonly DescriptorCharge[]): boolean {
+  if (charges.length < 2) return false;
+  return new Set(charges.map((c) => c.counterKey)).size < charges.length;
 }
 
 /** The call's counters in order; `sameCharges` then checks everything else the store was asked. */

@@ -45,6 +45,7 @@ function fakeStore(clock: { now: number }): CounterStore & { charged: Descriptor
       );
       return { nowMs: now, admitted, counts };
     },
+    addHits() {},
     async ping() {},
     async close() {},
   };
@@ -203,6 +204,7 @@ describe("createRateLimiter", () => {
     const failure = new StoreError("redis down", { transient: true });
     const store: CounterStore = {
       charge: () => Promise.reject(failure),
+      addHits: () => {},
       ping: async () => {},
       close: async () => {},
     };
@@ -220,6 +222,7 @@ describe("createRateLimiter", () => {
           deadlines.push(options?.deadlineMs);
           return Promise.reject(error);
         },
+        addHits: () => {},
         ping: async () => {},
         close: async () => {},
       };

@@ -61,6 +61,15 @@ export interface ChargeOptions {
   readonly deadlineMs?: number | undefined;
 }
 
+/** Hits to add to one slot of one window of a counter, without a check (see `CounterStore.addHits`). */
+export interface SlotHits {
+  readonly counterKey: string;
+  readonly windowMs: number;
+  /** The slot k = floor(t / windowMs) the hits fell in, by the store's clock. */
+  readonly slot: number;
+  readonly hits: number;
+}
+
 export interface CounterStore {
   /**
    * Checks every window of every descriptor, decides admission for the whole request, then
@@ -76,6 +85,12 @@ export interface CounterStore {
     descriptors: readonly DescriptorCharge[],
     options?: ChargeOptions,
   ): ChargeResult | Promise<ChargeResult>;
+  /**
+   * Adds hits that were refused without asking the store (the local over-limit cache answers a
+   * refused client's retries itself) to the slots they fell in, so count_rejected holds for them
+   * too. One write per slot key; no check, no decision. Rejects with a StoreError on failure.
+   */
+  addHits(hits: readonly SlotHits[]): void | Promise<void>;
   /** Resolves when the backend answers; used by health checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

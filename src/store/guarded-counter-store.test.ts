@@ -18,6 +18,7 @@ function controlledStore() {
   const store: CounterStore = {
     charge: (descriptors) =>
       new Promise<ChargeResult>((resolve, reject) => pending.push({ descriptors, resolve, reject })),
+    addHits: () => Promise.resolve(),
     ping: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
@@ -237,6 +238,7 @@ describe("guardCounterStore", () => {
           socket.once("data", () => resolve(RESULT));
           socket.write("charge");
         }),
+      addHits: () => Promise.resolve(),
       ping: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };

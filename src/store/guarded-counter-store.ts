@@ -1,4 +1,10 @@
-import type { ChargeOptions, ChargeResult, CounterStore, DescriptorCharge } from "./counter-store.ts";
+import type {
+  ChargeOptions,
+  ChargeResult,
+  CounterStore,
+  DescriptorCharge,
+  SlotHits,
+} from "./counter-store.ts";
 import { createStoreGuard, type StoreGuardSettings, withTimeout } from "./store-guard.ts";
 
 export interface GuardedCounterStoreOptions extends StoreGuardSettings {
@@ -13,6 +19,7 @@ export interface GuardedCounterStoreOptions extends StoreGuardSettings {
 export interface GuardedCounterStore extends CounterStore {
   /** Always a promise: the store behind a guard is a remote one. */
   charge(descriptors: readonly DescriptorCharge[], options?: ChargeOptions): Promise<ChargeResult>;
+  addHits(hits: readonly SlotHits[]): Promise<void>;
   /** Partitions whose circuit is not closed (for the metrics gauge). */
   openCircuits(): number;
 }
@@ -42,6 +49,14 @@ export function guardCounterStore(
         callOptions?.deadlineMs,
         () => store.charge(descriptors, callOptions),
         "counter store: no answer in time",
+      );
+    },
+    addHits(hits) {
+      return guard.call(
+        new Set(hits.map((h) => partitionOf(h.counterKey))),
+        undefined,
+        () => store.addHits(hits),
+        "counter store: no answer in time to adding refused hits",
       );
     },
     ping() {

@@ -45,6 +45,7 @@ export function instrumentCounterStore(
         },
       );
     },
+    addHits: (hits) => store.addHits(hits),
     ping: () => store.ping(),
     close: () => store.close(),
   };

@@ -1,7 +1,13 @@
 import type { Clock } from "../clock.ts";
 import { chargedHits, estimate, isAdmitted, windowPasses } from "../limiter/admission.ts";
 import { slotTtlMs } from "./counter-key.ts";
-import type { ChargeResult, CounterStore, DescriptorCharge, WindowCounts } from "./counter-store.ts";
+import type {
+  ChargeResult,
+  CounterStore,
+  DescriptorCharge,
+  SlotHits,
+  WindowCounts,
+} from "./counter-store.ts";
 
 export interface MemoryCounterStoreOptions {
   readonly clock: Clock;
@@ -91,6 +97,19 @@ export class MemoryCounterStore implements CounterStore {
       }));
     });
     return { nowMs, admitted, counts };
+  }
+
+  addHits(hits: readonly SlotHits[]): void {
+    const nowMs = this.#clock();
+    for (const { counterKey, windowMs, slot, hits: n } of hits) {
+      const windows = this.#counters.get(counterKey);
+      const slots = windows?.get(windowMs);
+      // A counter evicted or swept since the refusal starts again from 0, as it would for a charge.
+      if (slots === undefined) continue;
+      roll(slots, Math.max(slots.k, slot), nowMs);
+      if (slot === slots.k) add(slots, n, slotTtlMs(windowMs), nowMs);
+      else if (slot === slots.k - 1) slots.previous += n;
+    }
   }
 
   ping(): Promise<void> {

@@ -129,3 +129,14 @@ for i = 1, #KEYS do
 end
 return reply
 `;
+
+/**
+ * ADD_SCRIPT — adds refused hits answered by the local over-limit cache to one slot key (KEYS[1]):
+ * ARGV[1] hits, ARGV[2] the slot's lifetime in ms. One key per call, so it runs on any Cluster node.
+ * The lifetime is only ever extended: a slot already living longer keeps its expiry.
+ */
+export const ADD_SCRIPT = `
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return count
+`;

@@ -1,7 +1,7 @@
 import { Cluster, type Redis, type RedisOptions } from "ioredis";
 import { clusterSlot } from "./cluster-slot.ts";
 import { StoreError } from "./counter-store.ts";
-import { CHARGE_SCRIPT, REFUND_SCRIPT } from "./redis-charge-script.ts";
+import { ADD_SCRIPT, CHARGE_SCRIPT, REFUND_SCRIPT } from "./redis-charge-script.ts";
 import { createRedisClient, type RedisTarget } from "./redis-client.ts";
 
 export type { RedisTarget } from "./redis-client.ts";
@@ -22,10 +22,11 @@ export interface RedisConnectionOptions {
   readonly onError?: (error: Error) => void;
 }
 
-/** The two scripts as ioredis commands: EVALSHA, falling back to EVAL on NOSCRIPT. */
+/** The scripts as ioredis commands: EVALSHA, falling back to EVAL on NOSCRIPT. */
 export interface ScriptCommands {
   sluiceCharge(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   sluiceRefund(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  sluiceAdd(key: string, hits: string, ttlMs: string): Promise<unknown>;
 }
 
 export interface RedisConnection {
@@ -61,6 +62,7 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
 
   client.defineCommand("sluiceCharge", { lua: CHARGE_SCRIPT });
   client.defineCommand("sluiceRefund", { lua: REFUND_SCRIPT });
+  client.defineCommand("sluiceAdd", { lua: ADD_SCRIPT, numberOfKeys: 1 });
   const scripts = client as unknown as ScriptCommands;
 
   let up: boolean | undefined;

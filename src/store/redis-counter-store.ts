@@ -1,7 +1,13 @@
 import { isAdmitted } from "../limiter/admission.ts";
 import { clusterSlot } from "./cluster-slot.ts";
-import { slotKey } from "./counter-key.ts";
-import type { ChargeResult, CounterStore, DescriptorCharge, WindowCounts } from "./counter-store.ts";
+import { slotKey, slotTtlMs } from "./counter-key.ts";
+import type {
+  ChargeResult,
+  CounterStore,
+  DescriptorCharge,
+  SlotHits,
+  WindowCounts,
+} from "./counter-store.ts";
 import { type ChargeReply, decodeChargeReply, encodeChargeCall } from "./redis-charge-call.ts";
 import {
   connectRedis,
@@ -63,6 +69,20 @@ export class RedisCounterStore implements CounterStore {
     const nowMs = replies[0]?.nowMs;
     if (nowMs === undefined) throw malformedReply("charge");
     return { nowMs, admitted, counts };
+  }
+
+  /** One ADD_SCRIPT call per slot key, all sent at once (each key may live on its own Cluster node). */
+  async addHits(hits: readonly SlotHits[]): Promise<void> {
+    await this.#connection.ready();
+    const added = hits.map((h) =>
+      this.#connection.scripts.sluiceAdd(
+        slotKey(h.counterKey, h.windowMs, h.slot),
+        String(h.hits),
+        String(slotTtlMs(h.windowMs)),
+      ),
+    );
+    const settled = await Promise.allSettled(added);
+    for (const outcome of settled) if (outcome.status === "rejected") throw toStoreError(outcome.reason);
   }
 
   async ping(): Promise<void> {
