@@ -74,7 +74,10 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
   // ioredis emits 'error' on every failed (re)connect; without a listener Node would throw it.
   client.on("error", (error: Error) => options.onError?.(error));
   if (cluster) client.on("node error", (error: Error) => options.onError?.(error));
-  client.on("ready", () => report(true));
+  client.on("ready", () => {
+    report(true);
+    preloadScripts(client);
+  });
   client.on("close", () => report(false));
   client.on("end", () => report(false));
 
@@ -104,6 +107,23 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
  */
 export function reconnectDelayMs(times: number): number {
   return Math.min(Math.max(times, 1) * 50, 250);
+}
+
+/**
+ * Loads the scripts into Redis as soon as a connection is ready (every master of a Cluster), so the
+ * first burst after a start, a failover or a restart of Redis runs EVALSHA at once instead of every
+ * call of the burst failing with NOSCRIPT and resending the script's text with EVAL. Best effort:
+ * ioredis still falls back to EVAL on NOSCRIPT.
+ */
+function preloadScripts(client: Redis | Cluster): void {
+  const nodes = client instanceof Cluster ? client.nodes("master") : [client];
+  for (const node of nodes) {
+    for (const lua of [CHARGE_SCRIPT, REFUND_SCRIPT, ADD_SCRIPT]) {
+      node.script("LOAD", lua).catch(() => {
+        // The connection went away again; the fallback to EVAL covers it.
+      });
+    }
+  }
 }
 
 /** Waits for the first 'ready'; settles once, so later outages do not wait here again. */
