@@ -4,6 +4,7 @@ import { startAdminServer } from "../edge/admin/admin-server.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Settings } from "../settings/settings.ts";
 import { isServingMessage } from "./cluster-worker.ts";
+import { listenOn, reportNotListening } from "./listen-on.ts";
 
 export interface PrimaryOptions {
   readonly settings: Settings;
@@ -56,13 +57,22 @@ export async function superviseWorkers({ settings, logger, servingFields }: Prim
     workers.add(fork());
   });
 
-  const admin = await startAdminServer(settings.adminAddr, {
-    metrics: { registry },
-    state: {
-      policyLoaded: () => true,
-      accepting: () => !stopping && [...workers].every((w) => ports.has(w)),
-    },
-  });
+  const adminListening = await listenOn("adminAddr", settings.adminAddr, (addr) =>
+    startAdminServer(addr, {
+      metrics: { registry },
+      state: {
+        policyLoaded: () => true,
+        accepting: () => !stopping && [...workers].every((w) => ports.has(w)),
+      },
+    }),
+  );
+  if (!adminListening.ok) {
+    reportNotListening(adminListening.error, logger);
+    stopping = true;
+    await stopAll(workers, settings.shutdownGraceMs + STOP_MARGIN_MS);
+    return 1;
+  }
+  const admin = adminListening.server;
   logger.info(
     { grpcPort: started.port, adminPort: admin.port, workers: settings.workers, ...servingFields },
     "serving",

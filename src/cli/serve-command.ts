@@ -16,6 +16,7 @@ import { joinPrimary } from "./cluster-worker.ts";
 import { addConcurrencyLimits } from "./concurrency-limits.ts";
 import { connectionErrorLog } from "./connection-error-log.ts";
 import { fastPathOptions, REFUSED_HITS_FLUSH_MS } from "./fast-path-options.ts";
+import { listenOn, reportNotListening } from "./listen-on.ts";
 import { startLivePolicy } from "./live-policy.ts";
 import { memoryStoreOptions } from "./memory-store-options.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
@@ -128,20 +129,48 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     logger,
   });
 
+  // Everything started before the servers listen: closed after them at shutdown, or alone when
+  // one of them cannot listen.
+  const closeCore = async () => {
+    livePolicy.close();
+    tls?.close();
+    await concurrency.close();
+    await refusedHitsFlush?.close();
+    await store.close();
+    await fallback.local.store.close();
+  };
+  const notListening = async (error: string) => {
+    reportNotListening(error, logger);
+    await closeCore();
+    worker?.leave();
+    return 1;
+  };
+
   let accepting = true;
-  const grpc = await startGrpcServer(settings.grpcAddr, {
-    limiter: concurrency.limiter,
-    policy,
-    metrics,
-    maxMessageBytes: settings.maxMessageBytes,
-    credentials: tls?.credentials,
-  });
-  const admin = worker
-    ? worker.admin()
-    : await startAdminServer(settings.adminAddr, {
-        metrics,
-        state: { policyLoaded: livePolicy.loaded, accepting: () => accepting },
-      });
+  const grpcListening = await listenOn("grpcAddr", settings.grpcAddr, (addr) =>
+    startGrpcServer(addr, {
+      limiter: concurrency.limiter,
+      policy,
+      metrics,
+      maxMessageBytes: settings.maxMessageBytes,
+      credentials: tls?.credentials,
+    }),
+  );
+  if (!grpcListening.ok) return notListening(grpcListening.error);
+  const grpc = grpcListening.server;
+  const adminListening = worker
+    ? { ok: true as const, server: worker.admin() }
+    : await listenOn("adminAddr", settings.adminAddr, (addr) =>
+        startAdminServer(addr, {
+          metrics,
+          state: { policyLoaded: livePolicy.loaded, accepting: () => accepting },
+        }),
+      );
+  if (!adminListening.ok) {
+    await grpc.shutdown(0);
+    return notListening(adminListening.error);
+  }
+  const admin = adminListening.server;
   let serving: boolean | undefined;
   const health = watchStoreHealth(store, {
     onChange(up) {
@@ -176,16 +205,11 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   logger.info({ signal }, "shutting down");
-  livePolicy.close();
-  tls?.close();
   accepting = false;
   grpc.setServing(false);
   await grpc.shutdown(settings.shutdownGraceMs);
-  await concurrency.close();
-  await refusedHitsFlush?.close();
   health.stop();
-  await store.close();
-  await fallback.local.store.close();
+  await closeCore();
   await admin.close();
   logger.info("stopped");
   worker?.leave();

@@ -167,7 +167,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       redisSentinelMaster: raw("redisSentinelMaster"),
       redisSentinelMasterPassword: raw("redisSentinelMasterPassword"),
     },
-    describe,
+    describeOption,
     errors,
   );
 
@@ -175,7 +175,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   const headerStyle = HEADER_STYLES.find((s) => s === styleText);
   if (headerStyle === undefined) {
     errors.push(
-      `${describe("headerStyle")}: expected one of ${HEADER_STYLES.join(", ")}, got "${styleText}"`,
+      `${describeOption("headerStyle")}: expected one of ${HEADER_STYLES.join(", ")}, got "${styleText}"`,
     );
   }
   const upstreamHeaders = parseBoolean("upstreamHeaders", raw("upstreamHeaders") ?? "false", errors);
@@ -204,7 +204,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   const workers = limit("workers", sharedStore ? availableParallelism() : 1);
   if (workers > 1 && !sharedStore) {
     errors.push(
-      `${describe("workers")}: ${workers} workers need ${OPTIONS.redisUrl.flag}, ${OPTIONS.redisCluster.flag} or ${OPTIONS.redisSentinel.flag}; memory counters are per process, so each worker would enforce its own copy of every limit`,
+      `${describeOption("workers")}: ${workers} workers need ${OPTIONS.redisUrl.flag}, ${OPTIONS.redisCluster.flag} or ${OPTIONS.redisSentinel.flag}; memory counters are per process, so each worker would enforce its own copy of every limit`,
     );
   }
   const tls = parseTls(raw("tlsCert"), raw("tlsKey"), raw("tlsClientCa"), limit("tlsReload", 5_000), errors);
@@ -212,7 +212,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   const failurePolicy = isFailurePolicy(failurePolicyText) ? failurePolicyText : undefined;
   if (failurePolicy === undefined) {
     errors.push(
-      `${describe("failurePolicy")}: expected one of ${FAILURE_POLICIES.join(", ")}, got "${failurePolicyText}"`,
+      `${describeOption("failurePolicy")}: expected one of ${FAILURE_POLICIES.join(", ")}, got "${failurePolicyText}"`,
     );
   }
 
@@ -256,12 +256,14 @@ function parseTls(
 ): TlsSettings | undefined {
   if (certFile === undefined && keyFile === undefined) {
     if (clientCaFile !== undefined) {
-      errors.push(`${describe("tlsClientCa")} needs ${OPTIONS.tlsCert.flag} and ${OPTIONS.tlsKey.flag}`);
+      errors.push(
+        `${describeOption("tlsClientCa")} needs ${OPTIONS.tlsCert.flag} and ${OPTIONS.tlsKey.flag}`,
+      );
     }
     return undefined;
   }
   if (certFile === undefined || keyFile === undefined) {
-    errors.push(`${describe("tlsCert")} and ${describe("tlsKey")} go together: set both`);
+    errors.push(`${describeOption("tlsCert")} and ${describeOption("tlsKey")} go together: set both`);
     return undefined;
   }
   return Object.freeze({ certFile, keyFile, clientCaFile, reloadIntervalMs });
@@ -295,7 +297,8 @@ function readFlags(argv: readonly string[], errors: string[]): Map<OptionName, s
   return flags;
 }
 
-function describe(name: OptionName): string {
+/** How an error names an option: its flag and its variable, `--grpc-addr (SLUICE_GRPC_ADDR)`. */
+export function describeOption(name: OptionName): string {
   return `${OPTIONS[name].flag} (${OPTIONS[name].env})`;
 }
 
@@ -310,7 +313,7 @@ function parseHostPort(name: OptionName, text: string, errors: string[]): HostPo
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(text);
   const port = Number(match?.[2]);
   if (match?.[1] === undefined || !(port >= 0 && port <= 65_535)) {
-    errors.push(`${describe(name)}: expected HOST:PORT, got "${text}"`);
+    errors.push(`${describeOption(name)}: expected HOST:PORT, got "${text}"`);
     return { host: "", port: 0 };
   }
   return Object.freeze({ host: match[1].replace(/^\[|\]$/g, ""), port });
@@ -319,14 +322,14 @@ function parseHostPort(name: OptionName, text: string, errors: string[]): HostPo
 function parseBoolean(name: OptionName, text: string, errors: string[]): boolean {
   if (text === "true" || text === "1") return true;
   if (text === "false" || text === "0") return false;
-  errors.push(`${describe(name)}: expected true or false, got "${text}"`);
+  errors.push(`${describeOption(name)}: expected true or false, got "${text}"`);
   return false;
 }
 
 function parsePositiveNumber(name: OptionName, text: string, errors: string[]): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < 1 || text.trim() === "") {
-    errors.push(`${describe(name)}: expected a whole number of at least 1, got "${text}"`);
+    errors.push(`${describeOption(name)}: expected a whole number of at least 1, got "${text}"`);
     return 1;
   }
   return value;
@@ -335,7 +338,7 @@ function parsePositiveNumber(name: OptionName, text: string, errors: string[]): 
 function parseRatio(name: OptionName, text: string, errors: string[]): number {
   const value = Number(text);
   if (!(value > 0 && value <= 1) || text.trim() === "") {
-    errors.push(`${describe(name)}: expected a number above 0 and at most 1, got "${text}"`);
+    errors.push(`${describeOption(name)}: expected a number above 0 and at most 1, got "${text}"`);
     return 1;
   }
   return value;
@@ -344,7 +347,7 @@ function parseRatio(name: OptionName, text: string, errors: string[]): number {
 function parseWholeNumber(name: OptionName, text: string, errors: string[]): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < 0 || text.trim() === "") {
-    errors.push(`${describe(name)}: expected a whole number, got "${text}"`);
+    errors.push(`${describeOption(name)}: expected a whole number, got "${text}"`);
     return 0;
   }
   return value;

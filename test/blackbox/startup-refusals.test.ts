@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { createServer, type Server } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSluice } from "../support/sluice-process.ts";
 
 /**
@@ -6,10 +7,8 @@ import { runSluice } from "../support/sluice-process.ts";
  * variable), a non-zero exit, no stack trace, and never a password from a Redis address.
  */
 
-const SERVE = [
-  ...["serve", "--policy", "deploy/policies", "--workers", "1"],
-  ...["--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"],
-];
+const POLICY = ["serve", "--policy", "deploy/policies", "--workers", "1"];
+const SERVE = [...POLICY, "--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"];
 
 type Run = Awaited<ReturnType<typeof runSluice>>;
 
@@ -60,5 +59,40 @@ describe("a malformed Redis address", () => {
     const result = await runSluice(SERVE, { SLUICE_REDIS_URL: "redis://:s3c%zzret@127.0.0.1:6379" });
     expectRefused(result, 2, `sluice serve: ${url}: malformed %-escape`, "s3c");
     expect(result.stderr).toContain('"redis://***@127.0.0.1:6379"');
+  });
+});
+
+describe("a listen address already in use", () => {
+  let holder: Server;
+  let taken = "";
+
+  beforeAll(async () => {
+    holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const address = holder.address();
+    taken = `127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => holder.close(resolve));
+  });
+
+  it.each([
+    [
+      "--grpc-addr (SLUICE_GRPC_ADDR)",
+      (addr: string) => ["--grpc-addr", addr, "--admin-addr", "127.0.0.1:0"],
+    ],
+    [
+      "--admin-addr (SLUICE_ADMIN_ADDR)",
+      (addr: string) => ["--grpc-addr", "127.0.0.1:0", "--admin-addr", addr],
+    ],
+  ])("%s: one line naming the flag and the address, exit 1, no stack", async (named, addrs) => {
+    const result = await runSluice([...POLICY, ...addrs(taken)]);
+    expectRefused(
+      result,
+      1,
+      `sluice serve: ${named}: cannot listen on ${taken}: address already in use\n`,
+      "Error",
+    );
   });
 });
