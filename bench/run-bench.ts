@@ -2,7 +2,7 @@
 // one scenario at a time, each server started fresh on loopback ports and stopped by its PID.
 //
 //   node bench/run-bench.ts [--scenario NAME ...] [--duration 10s] [--warmup-calls N] [--report FILE]
-//                           [--fixed-rate] [--workers-compare] [--no-pin] [--smoke]
+//                           [--fixed-rate] [--workers-compare] [--cache-compare] [--no-pin] [--smoke]
 //                           [--rounds N] [--data-dir DIR [--write-data]]
 //
 // --data-dir keeps the generated call data (one JSON array per scenario) where the printed ghz
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     report: { type: "string" },
     "fixed-rate": { type: "boolean", default: false },
     "workers-compare": { type: "boolean", default: false },
+    "cache-compare": { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
     smoke: { type: "boolean", default: false },
     rounds: { type: "string", default: "1" },
@@ -81,7 +82,7 @@ if (values["write-data"]) {
 }
 const needs = (t: TargetName) =>
   scenarios.some((s) => s.targets.includes(t)) ||
-  (t === "redis" && (values["fixed-rate"] || values["workers-compare"]));
+  (t === "redis" && (values["fixed-rate"] || values["workers-compare"] || values["cache-compare"]));
 let redis: RedisServer | undefined;
 let cluster: RedisClusterServers | undefined;
 const measurements: Measurement[] = [];
@@ -155,6 +156,34 @@ try {
     out(
       `## workers: many-tenants on Redis, ghz on CPU 1\n\n${scenarioTable(rows)}\n\n${commandList(rows)}\n`,
     );
+  }
+
+  if (values["cache-compare"]) {
+    // The over-limit flood with the local cache on (the default: refusals answered locally, their hits
+    // written to Redis every 100 ms) and off (every call a script call), rounds interleaved.
+    const scenario = findScenario("flood");
+    const dataFile = join(work, "cache.json");
+    await writeFile(dataFile, JSON.stringify(scenario.requests()));
+    const on: Measurement[] = [];
+    const off: Measurement[] = [];
+    for (let round = 0; round < rounds; round++) {
+      on.push(await measure(scenario.name, "redis", "redis, local cache on", base, dataFile));
+      off.push(
+        await measure(
+          scenario.name,
+          "redis",
+          "redis, --local-cache-size 0",
+          { ...base, localCacheSize: 0 },
+          dataFile,
+        ),
+      );
+    }
+    const rows = [median(on), median(off)];
+    const rps = (ms: Measurement[]) => ms.map((m) => Math.round(m.result.rps)).join(", ");
+    out(
+      `## local cache: flood on Redis, cache on and off\n\n${scenarioTable(rows)}\n\nRounds (RPS): on ${rps(on)}; off ${rps(off)}\n\n${commandList(rows)}\n`,
+    );
+    measurements.push(...on, ...off);
   }
 
   if (values.report !== undefined) await writeFile(values.report, JSON.stringify(measurements, null, 2));
