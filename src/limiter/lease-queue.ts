@@ -28,8 +28,8 @@ export interface QueueOptions {
   /** Aborted when the caller stops waiting (the gRPC call was cancelled). */
   readonly signal?: AbortSignal | undefined;
   /**
-   * The caller's deadline, in ms since the epoch, for the store call made at once (a guarded store
-   * waits no longer). Later calls, made while queued, are bounded by the waiter's own timeout.
+   * The caller's deadline, in ms since the epoch, sent with every store call made for the request:
+   * a guarded store waits no longer, and the store refuses an acquire that runs after it.
    */
   readonly deadlineMs?: number | undefined;
 }
@@ -127,13 +127,19 @@ export function createLeaseQueue(options: LeaseQueueOptions): LeaseQueue {
           const head = set.waiters[0] as Waiter;
           let grant: LeaseGrant;
           try {
-            grant = await store.acquire(head.request);
+            grant = await store.acquire(head.request, { deadlineMs: head.deadlineMs });
           } catch (error: unknown) {
             removeWaiter(set.waiters, head);
             head.settle(error instanceof Error ? error : new Error(String(error)));
             continue;
           }
           head.expired += grant.expired;
+          if (grant.late) {
+            // Its caller's deadline passed by the store's clock (ours may lag it): it leaves.
+            removeWaiter(set.waiters, head);
+            head.settle(leftQueue(head, "timeout", clock));
+            continue;
+          }
           if (!grant.granted) {
             nextExpiryMs = grant.nextExpiryMs;
             // A head that gave up meanwhile has left the queue; the next one asks for itself.
@@ -205,14 +211,14 @@ export function createLeaseQueue(options: LeaseQueueOptions): LeaseQueue {
         return { granted: true, waitedMs: clock() - startedMs, queued: false, held: grant.held, expired };
       }
       const remaining = startedMs + queue.queueTimeoutMs - clock();
-      if (remaining <= 0 || queue.signal?.aborted) {
+      if (remaining <= 0 || queue.signal?.aborted || grant.late) {
         forgetIfIdle(request.key, set);
         return refused(
           queue.signal?.aborted ? "cancelled" : queue.queueTimeoutMs > 0 ? "timeout" : "full",
           expired,
         );
       }
-      const outcome = wait(request, set, startedMs, remaining, expired, queue.signal);
+      const outcome = wait(request, set, startedMs, remaining, expired, queue);
       // A slot freed while we were asking: its notice found no waiter, so ask again now.
       if (set.notices !== noticesBefore) void drain(request.key, set);
       else if (!set.draining) scheduleRetry(request.key, set, grant.nextExpiryMs);
@@ -221,7 +227,7 @@ export function createLeaseQueue(options: LeaseQueueOptions): LeaseQueue {
 
     const remaining = startedMs + queue.queueTimeoutMs - clock();
     if (remaining <= 0) return refused(queue.queueTimeoutMs > 0 ? "timeout" : "full", expired);
-    return wait(request, set, startedMs, remaining, expired, queue.signal);
+    return wait(request, set, startedMs, remaining, expired, queue);
   }
 
   /** Joins the set's queue until granted (by `drain`), timed out or cancelled. */
@@ -231,14 +237,15 @@ export function createLeaseQueue(options: LeaseQueueOptions): LeaseQueue {
     startedMs: number,
     timeoutMs: number,
     expiredSoFar: number,
-    signal: AbortSignal | undefined,
+    queue: QueueOptions,
   ): Promise<LeaseOutcome> {
     return joinQueue(set.waiters, {
       request,
       startedMs,
       timeoutMs,
       expiredSoFar,
-      signal,
+      signal: queue.signal,
+      deadlineMs: queue.deadlineMs,
       clock,
       timers,
       onLeave: () => forgetIfIdle(request.key, set),

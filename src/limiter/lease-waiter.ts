@@ -27,6 +27,8 @@ export type LeaseOutcome =
 export interface Waiter {
   readonly request: LeaseRequest;
   readonly startedMs: number;
+  /** The caller's deadline (ms since the epoch), sent with each store call made for it. */
+  readonly deadlineMs: number | undefined;
   expired: number;
   settled: boolean;
   settle(outcome: LeaseOutcome | Error): void;
@@ -39,6 +41,7 @@ export interface JoinOptions {
   readonly timeoutMs: number;
   readonly expiredSoFar: number;
   readonly signal: AbortSignal | undefined;
+  readonly deadlineMs: number | undefined;
   readonly clock: Clock;
   readonly timers: Timers;
   /** Called after a waiter left the queue on its own (timeout or cancel). */
@@ -63,6 +66,7 @@ export function joinQueue(waiters: Waiter[], options: JoinOptions): Promise<Leas
     const waiter: Waiter = {
       request: options.request,
       startedMs: options.startedMs,
+      deadlineMs: options.deadlineMs,
       expired: options.expiredSoFar,
       settled: false,
       settle(outcome) {

@@ -23,8 +23,9 @@ export interface GuardedLeaseStore extends LeaseStore {
  * failure policy. Waiting in a lease queue is not a store call: only each script call is guarded.
  * The bound and the breakers are the lease store's own, apart from the counters'.
  *
- * Like a charge, an acquire the guard stopped waiting for may still run in Redis and take its lease;
- * it then holds a slot until its release or `lease_ttl`, erring on the side of admitting fewer.
+ * An acquire the guard stopped waiting for may still run in Redis later (a paused Redis runs what
+ * waited in its socket when it resumes): it carries the caller's deadline, so the script then
+ * refuses it instead of taking a lease no release would give back.
  */
 export function guardLeaseStore(store: LeaseStore, options: GuardedLeaseStoreOptions): GuardedLeaseStore {
   const partitionOf = options.partitionOf ?? (() => "");
@@ -36,7 +37,7 @@ export function guardLeaseStore(store: LeaseStore, options: GuardedLeaseStoreOpt
     what: string,
   ) => guard.call([partitionOf(key)], call?.deadlineMs, invoke, `lease store: no ${what} reply in time`);
   return {
-    acquire: (request, call) => guarded(request.key, call, () => store.acquire(request), "acquire"),
+    acquire: (request, call) => guarded(request.key, call, () => store.acquire(request, call), "acquire"),
     release: (key, leaseId, call) => guarded(key, call, () => store.release(key, leaseId), "release"),
     onRelease: (listener) => store.onRelease(listener),
     close: () => store.close(),

@@ -31,6 +31,8 @@ export interface LeaseGrant {
    * release arrives. Undefined when granted.
    */
   readonly nextExpiryMs?: number | undefined;
+  /** Refused because the call's deadline had passed by the store's clock when it ran. */
+  readonly late?: boolean | undefined;
 }
 
 export interface LeaseRelease {
@@ -40,14 +42,18 @@ export interface LeaseRelease {
   readonly expired: number;
 }
 
-/** Per-call options a guarded store honours (guarded-lease-store.ts); backends ignore them. */
+/** Per-call options. */
 export interface LeaseCallOptions {
-  /** When the caller stops waiting, in ms since the epoch: the store is not waited on past it. */
+  /**
+   * When the caller stops waiting, in ms since the epoch: a guarded store is not waited on past
+   * it (guarded-lease-store.ts), and an acquire that runs at or after it, by the store's clock, is
+   * refused `late`, so no lease outlives the call that asked for it.
+   */
   readonly deadlineMs?: number | undefined;
 }
 
 export interface LeaseStore {
-  /** Takes a lease unless `max` unexpired leases are held already. */
+  /** Takes a lease unless `max` unexpired leases are held already, or the deadline has passed. */
   acquire(request: LeaseRequest, options?: LeaseCallOptions): Promise<LeaseGrant>;
   /** Gives a lease back; unknown ids are a no-op. Tells every instance's `onRelease` listeners. */
   release(key: string, leaseId: string, options?: LeaseCallOptions): Promise<LeaseRelease>;

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.ts";
 import {
+  type LeaseCallOptions,
   type LeaseGrant,
   type LeaseRelease,
   type LeaseRequest,
@@ -40,11 +41,12 @@ export class MemoryLeaseStore implements LeaseStore {
     this.#sweeper.unref();
   }
 
-  acquire(request: LeaseRequest): Promise<LeaseGrant> {
+  acquire(request: LeaseRequest, options?: LeaseCallOptions): Promise<LeaseGrant> {
     const nowMs = this.#clock();
     const { set, expired } = this.#live(request.key, nowMs);
     const leases = set.leases;
-    const granted = leases.has(request.leaseId) || leases.size < request.max;
+    const late = options?.deadlineMs !== undefined && nowMs >= options.deadlineMs;
+    const granted = !late && (leases.has(request.leaseId) || leases.size < request.max);
     if (granted) {
       leases.set(request.leaseId, nowMs + request.ttlMs);
       set.expiresAt = Math.max(set.expiresAt, nowMs + SET_TTL_FACTOR * request.ttlMs);
@@ -57,6 +59,7 @@ export class MemoryLeaseStore implements LeaseStore {
       held: leases.size,
       expired,
       nextExpiryMs: earliest === undefined ? undefined : Math.max(0, earliest - nowMs),
+      late: late ? true : undefined,
     });
   }
 

@@ -14,18 +14,25 @@ import { SET_TTL_FACTOR } from "./lease-store.ts";
  */
 
 /**
- * KEYS[1] the lease set; ARGV: lease id, max, ttl in ms, release channel.
+ * KEYS[1] the lease set; ARGV: lease id, max, ttl in ms, release channel, the caller's deadline in
+ * ms since the epoch ('' for none).
  * Returns { granted (1/0), held after, expired removed, ms until the earliest lease expires when
- * refused (-1 otherwise) }.
+ * refused (-1 otherwise), late (1 when refused because the deadline had passed) }.
+ *
+ * The deadline is compared with Redis's own clock when the script runs: a call that waited in a
+ * paused Redis's socket, or behind a slow one, and runs after its caller was answered, takes no
+ * lease that no release would ever give back.
  */
 export const ACQUIRE_LEASE_SCRIPT = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local expired = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local ttl = tonumber(ARGV[3])
+local late = 0
+if ARGV[5] ~= '' and now >= tonumber(ARGV[5]) then late = 1 end
 local granted = 0
 -- A lease already held is renewed and still counts once (the same request asking twice).
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+if late == 0 and (redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2])) then
   redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
   -- lease-store.ts SET_TTL_FACTOR: the set outlives its latest lease by one more ttl, so a later
   -- call still finds (and counts) leases whose release never came; then an idle set goes whole.
@@ -39,7 +46,7 @@ if granted == 0 then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   if first[2] then next_expiry = math.max(0, tonumber(first[2]) - now) end
 end
-return { granted, redis.call('ZCARD', KEYS[1]), expired, next_expiry }
+return { granted, redis.call('ZCARD', KEYS[1]), expired, next_expiry, late }
 `;
 
 /**

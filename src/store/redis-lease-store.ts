@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import { KEY_PREFIX } from "./counter-key.ts";
-import type { LeaseGrant, LeaseRelease, LeaseRequest, LeaseStore } from "./lease-store.ts";
+import type { LeaseCallOptions, LeaseGrant, LeaseRelease, LeaseRequest, LeaseStore } from "./lease-store.ts";
 import {
   connectRedis,
   malformedReply,
@@ -24,6 +24,7 @@ interface LeaseCommands {
     max: string,
     ttlMs: string,
     channel: string,
+    deadlineMs: string,
   ): Promise<unknown>;
   sluiceLeaseRelease(key: string, leaseId: string, channel: string): Promise<unknown>;
 }
@@ -66,7 +67,7 @@ export class RedisLeaseStore implements LeaseStore {
     });
   }
 
-  async acquire(request: LeaseRequest): Promise<LeaseGrant> {
+  async acquire(request: LeaseRequest, options?: LeaseCallOptions): Promise<LeaseGrant> {
     await this.#connection.ready();
     let reply: unknown;
     try {
@@ -76,16 +77,24 @@ export class RedisLeaseStore implements LeaseStore {
         String(request.max),
         String(request.ttlMs),
         LEASE_RELEASE_CHANNEL,
+        options?.deadlineMs === undefined ? "" : String(Math.floor(options.deadlineMs)),
       );
     } catch (error) {
       throw toStoreError(error);
     }
-    const [granted, held, expired, nextExpiryMs] = integers(reply, 4, "lease acquire");
+    const [granted, held, expired, nextExpiryMs, late] = integers(reply, 5, "lease acquire") as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     return {
       granted: granted === 1,
       held,
       expired,
       nextExpiryMs: granted === 1 || nextExpiryMs < 0 ? undefined : nextExpiryMs,
+      late: late === 1 ? true : undefined,
     };
   }
 
@@ -97,7 +106,7 @@ export class RedisLeaseStore implements LeaseStore {
     } catch (error) {
       throw toStoreError(error);
     }
-    const [released, held, expired] = integers(reply, 3, "lease release");
+    const [released, held, expired] = integers(reply, 3, "lease release") as [number, number, number];
     return { released: released === 1, held, expired };
   }
 
@@ -125,9 +134,9 @@ export class RedisLeaseStore implements LeaseStore {
   }
 }
 
-function integers(reply: unknown, length: number, what: string): [number, number, number, number] {
+function integers(reply: unknown, length: number, what: string): number[] {
   if (!Array.isArray(reply) || reply.length !== length || !reply.every((v) => Number.isInteger(v))) {
     throw malformedReply(what);
   }
-  return [reply[0], reply[1], reply[2], reply[3] ?? -1];
+  return reply as number[];
 }

@@ -30,6 +30,7 @@ describe("MemoryLeaseStore", () => {
       wait: async (ms) => {
         now += ms;
       },
+      now: () => now,
       close: () => store.close(),
     };
   });
@@ -43,6 +44,7 @@ describe("RedisLeaseStore on a single Redis, two instances", () => {
       store,
       peer,
       wait: sleep,
+      now: Date.now,
       close: async () => void (await Promise.all([store.close(), peer.close()])),
     };
   });
@@ -56,6 +58,7 @@ describe("RedisLeaseStore on a 3-node Redis Cluster, two instances", () => {
       store,
       peer,
       wait: sleep,
+      now: Date.now,
       close: async () => void (await Promise.all([store.close(), peer.close()])),
     };
   });

@@ -13,6 +13,8 @@ export interface LeaseStoreUnderTest {
   readonly peer: LeaseStore;
   /** Lets `ms` milliseconds pass: advances a fake clock, or sleeps against a real one. */
   wait(ms: number): Promise<void>;
+  /** The store's clock, in ms since the epoch, as a caller's deadline is given. */
+  now(): number;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,22 @@ export function leaseStoreContract(open: () => Promise<LeaseStoreUnderTest>): vo
     expect(answers[0]?.nextExpiryMs).toBeUndefined();
     expect(answers[3]?.nextExpiryMs).toBeGreaterThan(55_000);
     expect(answers[3]?.nextExpiryMs).toBeLessThanOrEqual(60_000);
+  });
+
+  it("refuses, as late, an acquire that runs once the caller's deadline has passed", async () => {
+    const key = freshSet();
+    const request = (leaseId: string) => ({ key, leaseId, max: 3, ttlMs: 60_000 });
+    const deadlineMs = target.now() + 200;
+    expect((await target.store.acquire(request("a"), { deadlineMs })).granted).toBe(true);
+    await target.wait(300);
+    expect(await target.store.acquire(request("b"), { deadlineMs })).toMatchObject({
+      granted: false,
+      held: 1,
+      late: true,
+    });
+    // Not even a lease already held is renewed for a call that has given up.
+    expect(await target.store.acquire(request("a"), { deadlineMs })).toMatchObject({ granted: false });
+    expect((await target.store.acquire(request("c"))).granted).toBe(true);
   });
 
   it("renews a lease asked for again, counting it once", async () => {
