@@ -16,6 +16,7 @@ import { lazyLeaseStore } from "../store/lazy-lease-store.ts";
 import type { LeaseStore } from "../store/lease-store.ts";
 import { MemoryLeaseStore } from "../store/memory-lease-store.ts";
 import { RedisLeaseStore } from "../store/redis-lease-store.ts";
+import { retryFailedReleases } from "../store/retried-lease-releases.ts";
 import { systemTimers } from "../timers.ts";
 import { circuitChangeReport } from "./circuit-change-report.ts";
 import type { StoreFallbackOptions } from "./store-fallback-options.ts";
@@ -26,6 +27,13 @@ import type { StoreFallbackOptions } from "./store-fallback-options.ts";
  * reconnecting), at the cost of one script call per queued lease set per interval.
  */
 export const LEASE_RETRY_INTERVAL_MS = 100;
+
+/**
+ * Failed lease releases, kept to be sent again once Redis answers (retried-lease-releases.ts): a
+ * round every 250 ms, at most 10,000 waiting (each a key and an id), each for at most 60 s, the
+ * default lease_ttl, after which its lease has mostly been reclaimed anyway.
+ */
+const RELEASE_RETRY = { retryIntervalMs: 250, maxPending: 10_000, maxAgeMs: 60_000 } as const;
 
 export interface ConcurrencyLimitsOptions {
   readonly storeSettings: CounterStoreSettings;
@@ -79,7 +87,12 @@ export function addConcurrencyLimits(
       partitionOf: (key) => store.partitionOf(key),
       onCircuitChange: circuitChangeReport({ logger, metrics }, "lease", () => guarded.openCircuits()),
     });
-    return guarded;
+    return retryFailedReleases(guarded, {
+      ...RELEASE_RETRY,
+      clock: systemClock,
+      timers: systemTimers,
+      onDropped: (reason) => metrics.recordDroppedLeaseRelease(reason),
+    });
   });
   const queueOver = (store: LeaseStore) =>
     createLeaseQueue({

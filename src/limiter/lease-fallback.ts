@@ -84,7 +84,8 @@ export async function askForLease(
 /**
  * Frees a lease wherever this instance may hold it: in the shared store, and in the local leases
  * (taken while the shared store failed; a no-op for any other id). A transient failure of the
- * shared store is reported to `storeFailed` and skipped: the lease then expires after its ttl.
+ * shared store is reported to `storeFailed` and skipped here: the store sends the release again once
+ * it is back (retried-lease-releases.ts), or the lease expires after its ttl.
  */
 export async function releaseEverywhere(
   queues: LeaseQueues,

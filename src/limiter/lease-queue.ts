@@ -107,7 +107,7 @@ export function createLeaseQueue(options: LeaseQueueOptions): LeaseQueue {
   /** Gives back a lease granted to a waiter that meanwhile gave up; the release wakes the next one. */
   function giveBack(key: string, leaseId: string): void {
     store.release(key, leaseId).catch(() => {
-      // The lease expires after its ttl; nothing better can be done with a failing store.
+      // The store retries it once it answers again, or the lease expires after its ttl.
     });
   }
 

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { LeaseEvent } from "../limiter/lease-event.ts";
 import type { Decision } from "../limiter/limiter-types.ts";
+import type { DroppedReleaseReason } from "../store/retried-lease-releases.ts";
 import { batchedCounter } from "./batched-counter.ts";
 import { batchedHistogram } from "./batched-histogram.ts";
 
@@ -41,6 +42,8 @@ export interface Metrics {
   watchLocalCacheEntries(entries: () => number): void;
   /** A concurrency lease taken, refused or freed (concurrency-limiter.ts). */
   recordLeaseEvent(event: LeaseEvent): void;
+  /** A failed lease release given up on instead of retried (retried-lease-releases.ts). */
+  recordDroppedLeaseRelease(reason: DroppedReleaseReason): void;
 }
 
 export type ErrorKind = "invalid_argument" | "unavailable" | "internal";
@@ -239,7 +242,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
 
+  const droppedReleases = new Counter({
+    name: "sluice_concurrency_dropped_releases_total",
+    help: "Lease releases the store failed to take and that were given up on instead of retried, by reason (full: too many waiting; age: retried past their bound; rejected: refused by the store); each lease stays held until its lease_ttl.",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+
   // Known label sets start at 0, so rate() and alerts see a series before the first event.
+  for (const reason of ["full", "age", "rejected"]) droppedReleases.inc({ reason }, 0);
   for (const result of ["success", "failure"]) reloads.inc({ result }, 0);
   for (const kind of ["transient", "permanent"]) storeErrors.inc({ kind }, 0);
   for (const kind of ["invalid_argument", "unavailable", "internal"]) errors.inc({ kind }, 0);
@@ -320,6 +331,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         queueWait.observe({ ...labels, outcome }, event.waitedMs / 1000);
       }
       if (event.kind === "refused" && event.reason === "timeout") queueTimeouts.inc(labels);
+    },
+    recordDroppedLeaseRelease(reason) {
+      droppedReleases.inc({ reason });
     },
   };
 }
