@@ -9,6 +9,12 @@ import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 const run = promisify(execFile);
 const GRPCURL = fileURLToPath(new URL("../../.tools/bin/grpcurl", import.meta.url));
 
+/** The real grpcurl in plaintext, knowing the protos only through reflection. */
+const describeSymbol = (address: string, symbol: string) =>
+  run(GRPCURL, ["-plaintext", address, "describe", symbol]);
+const callMethod = (address: string, method: string, body: unknown) =>
+  run(GRPCURL, ["-plaintext", "-d", JSON.stringify(body), address, method]);
+
 describe("service lifecycle", () => {
   let sluice: SluiceProcess;
 
@@ -32,25 +38,35 @@ describe("service lifecycle", () => {
     expect(list.stdout).toContain("envoy.service.ratelimit.v3.RateLimitService");
     expect(list.stdout).toContain("grpc.health.v1.Health");
 
-    const described = await run(GRPCURL, [
-      "-plaintext",
+    const described = await describeSymbol(
       sluice.grpcAddress,
-      "describe",
       "envoy.extensions.common.ratelimit.v3.RateLimitDescriptor",
-    ]);
+    );
     expect(described.stdout).toMatch(/\.google\.protobuf\.UInt64Value hits_addend = 3;/);
 
-    const called = await run(GRPCURL, [
-      "-plaintext",
-      "-d",
-      JSON.stringify({
-        domain: "api",
-        descriptors: [{ entries: [{ key: "api_key", value: "grpcurl-key" }] }],
-      }),
+    const called = await callMethod(
       sluice.grpcAddress,
       "envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit",
-    ]);
+      {
+        domain: "api",
+        descriptors: [{ entries: [{ key: "api_key", value: "grpcurl-key" }] }],
+      },
+    );
     expect(JSON.parse(called.stdout)).toMatchObject({ overallCode: "OK" });
+  });
+
+  it("serves a grpc.health.v1 descriptor grpcurl accepts: describe, and Health/Check through reflection", async () => {
+    const health = await describeSymbol(sluice.grpcAddress, "grpc.health.v1.Health");
+    expect(health.stdout).toContain("rpc Check ( .grpc.health.v1.HealthCheckRequest )");
+    // A map field is valid only with its entry type nested, named `StatusesEntry` and marked
+    // map_entry, as protoc writes it; protobufjs's reconstruction was refused for the whole file.
+    const list = await describeSymbol(sluice.grpcAddress, "grpc.health.v1.HealthListResponse");
+    expect(list.stdout).toMatch(/map<string, \.grpc\.health\.v1\.HealthCheckResponse> statuses = 1;/);
+
+    const checked = await callMethod(sluice.grpcAddress, "grpc.health.v1.Health/Check", {
+      service: "envoy.service.ratelimit.v3.RateLimitService",
+    });
+    expect(JSON.parse(checked.stdout)).toEqual({ status: "SERVING" });
   });
 });
 
