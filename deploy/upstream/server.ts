@@ -36,17 +36,32 @@ export function createUpstreamServer(): Server {
     }
     stats.inFlight += 1;
     stats.peakInFlight = Math.max(stats.peakInFlight, stats.inFlight);
-    void handle(request, url, response).finally(() => {
+    // Envoy resets the upstream request (closes the connection) when its client goes away, and at
+    // once sends the stream-done call that gives the request's concurrency lease back. Work that
+    // went on past that would run beside the next request admitted: a concurrency limit bounds an
+    // upstream only if it stops work nobody is waiting for, as this one does.
+    const gone = new AbortController();
+    response.once("close", () => gone.abort());
+    void handle(request, url, response, gone.signal).finally(() => {
       stats.inFlight -= 1;
       stats.served += 1;
     });
   });
 }
 
-async function handle(request: IncomingMessage, url: URL, response: ServerResponse): Promise<void> {
+async function handle(
+  request: IncomingMessage,
+  url: URL,
+  response: ServerResponse,
+  gone: AbortSignal,
+): Promise<void> {
   const body = await readBody(request);
   const delayMs = Number(url.searchParams.get("delay_ms") ?? 0);
-  if (Number.isFinite(delayMs) && delayMs > 0) await sleep(Math.min(delayMs, MAX_DELAY_MS));
+  if (Number.isFinite(delayMs) && delayMs > 0) {
+    // A caller gone mid-delay ends the request: there is no one to answer.
+    const waited = await sleep(Math.min(delayMs, MAX_DELAY_MS), true, { signal: gone }).catch(() => false);
+    if (!waited) return;
+  }
 
   const route = `${request.method} ${url.pathname}`;
   const tenant = request.headers["x-sluice-tenant"];

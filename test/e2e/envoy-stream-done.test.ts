@@ -1,10 +1,10 @@
-import { createServer, request, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type RunningEnvoy, startEnvoy } from "../support/envoy.ts";
 import { type RecordedCall, type RecordingRls, startRecordingRls } from "../support/recording-rls.ts";
-import { send } from "./http-client.ts";
+import { abandon, send } from "./http-client.ts";
 
 // What the real Envoy 1.40 on envoy/envoy.yaml sends to the rate-limit service over a request's
 // life, recorded by a stand-in service: the proof that concurrency leases can be given back.
@@ -143,17 +143,4 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await sleep(20);
   }
-}
-
-/** Sends a request and closes the connection after `afterMs`, as a client that gives up. */
-function abandon(url: string, headers: Record<string, string>, afterMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const outgoing = request(url, { headers, agent: false });
-    outgoing.on("error", () => {});
-    outgoing.end();
-    setTimeout(() => {
-      outgoing.destroy();
-      resolve();
-    }, afterMs);
-  });
 }

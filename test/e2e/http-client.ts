@@ -60,3 +60,19 @@ export function rateLimitHeaders(reply: Reply): { limit?: number; remaining?: nu
     reset: read("x-ratelimit-reset"),
   };
 }
+
+/**
+ * Sends a GET and closes the connection after `afterMs` (0: as soon as it is sent), as a client
+ * that gives up; resolves then, whatever was received.
+ */
+export function abandon(url: string, headers: Record<string, string>, afterMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const outgoing = request(url, { headers, agent: false });
+    outgoing.on("error", () => {});
+    outgoing.end();
+    setTimeout(() => {
+      outgoing.destroy();
+      resolve();
+    }, afterMs);
+  });
+}
