@@ -279,6 +279,19 @@ describe("concurrency limits composed with rate windows", () => {
     expect(await leaseStore.release(leaseSet("pro"), "r5")).toMatchObject({ released: false, held: 1 });
   });
 
+  it("gives back the leases of an answer the edge could not deliver, and offers it only with leases taken", async () => {
+    const { limiter, time, events } = setUp();
+    expect((await limiter.shouldRateLimit(start("r1"))).code).toBe("OK");
+    const lost = await limiter.shouldRateLimit(start("r2"));
+    expect(lost.code).toBe("OK");
+    // The caller cancelled before the answer went out: Envoy will send no release for it.
+    lost.undelivered?.();
+    await time.settle();
+    expect(events.at(-1)).toMatchObject({ kind: "freed", released: 1 });
+    expect((await limiter.shouldRateLimit(start("r3"))).code).toBe("OK");
+    expect((await limiter.shouldRateLimit(rateOnly())).undelivered).toBeUndefined();
+  });
+
   it("ends the wait early enough to answer before the caller's deadline", async () => {
     const { time, limiter } = setUp();
     await limiter.shouldRateLimit(start("r1"));

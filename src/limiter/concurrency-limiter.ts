@@ -78,14 +78,16 @@ interface TakenLease extends ResolvedLease {
  *    is counted as refused and answered OVER_LIMIT for concurrency.
  * 4. The rate windows are charged for real by `inner` (atomic check-and-count, failure policy,
  *    over-limit cache). Should they refuse now (they filled while the request queued), the leases
- *    are given back; the same happens when the caller went away meanwhile, since Envoy sends no
- *    stream-done release for a call it cancelled.
+ *    are given back; the same happens when the caller went away meanwhile, or when the edge could
+ *    not deliver the answer (Decision.undelivered), since Envoy sends no stream-done release for a
+ *    call it cancelled.
  *
  * When the lease store fails transiently, the domain's failure policy answers the acquire: the
  * call fails (`unavailable`), is admitted without the lease (`allow`), is refused (`deny`), or takes
  * the lease from this instance's own memory at its share of `max` (`local`). A release the store
- * cannot take is skipped under every policy: the lease expires after its ttl, and Envoy does not act
- * on the answer to the stream-done call anyway.
+ * cannot take is answered OK under every policy (Envoy does not act on the answer to the stream-done
+ * call); the store retries it once it is back (retried-lease-releases.ts), or its lease expires
+ * after its ttl.
  */
 export function withConcurrencyLimits(inner: RateLimiter, options: ConcurrencyLimiterOptions): RateLimiter {
   return {
@@ -218,10 +220,13 @@ async function decideWithLeases(
     await giveBack();
     return answer(decision, given);
   }
-  return answer(
-    decision,
-    taken.map((t) => ({ index: t.lease.index, rule: t.rule, state: "taken", held: t.held })),
-  );
+  return {
+    ...answer(
+      decision,
+      taken.map((t) => ({ index: t.lease.index, rule: t.rule, state: "taken", held: t.held })),
+    ),
+    undelivered: () => void giveBack(),
+  };
 }
 
 function resolve(
@@ -281,12 +286,12 @@ async function askStore(
   }
 }
 
-/** Gives a taken lease back where it was taken; a failure is ignored, the lease expires after its ttl. */
+/** Gives a taken lease back where it was taken; a failure is the store's to retry, or the ttl's to end. */
 async function release(lease: TakenLease, emit: (change: LeaseChange) => void) {
   try {
     const out = await lease.queue.release(lease.key, lease.lease.leaseId);
     emit({ kind: "freed", ruleId: lease.rule.ruleId, released: out.released ? 1 : 0, expired: out.expired });
   } catch {
-    // The lease expires after its ttl; a failing store cannot be asked to do better.
+    // The store retries it once it answers again, or the lease expires after its ttl.
   }
 }

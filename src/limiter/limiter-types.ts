@@ -52,6 +52,12 @@ export interface Decision {
   readonly body?: Uint8Array | undefined;
   /** Per-descriptor facts for metrics: which rule matched and how it ended. */
   readonly outcomes: readonly RuleOutcome[];
+  /**
+   * Called by the edge when the answer reached no one (the caller cancelled, or its deadline
+   * passed, before it was sent): gives back the concurrency leases it granted, since Envoy sends no
+   * stream-done release for a call it cancelled and lets a timed-out one through unleased.
+   */
+  readonly undelivered?: (() => void) | undefined;
 }
 
 export interface RuleOutcome {

@@ -135,8 +135,10 @@ function answer(
   const deadline = deadlineMs(call);
   const reply = (decision: Decision): void => {
     try {
-      if (callerGaveUp(call, deadline)) metrics.recordAbandonedCall();
-      else {
+      if (callerGaveUp(call, deadline)) {
+        metrics.recordAbandonedCall();
+        decision.undelivered?.();
+      } else {
         metrics.recordDecision(request.domain, policy().hasDomain(request.domain), decision);
         callback(null, encodeDecision(decision));
       }
@@ -164,8 +166,21 @@ function answer(
   } catch (error: unknown) {
     return fail(error);
   }
-  if (decided instanceof Promise) decided.then(reply, fail);
+  if (decided instanceof Promise) decided.then(replyAfterReads(reply), fail);
   else reply(decided);
+}
+
+/**
+ * A decision holding concurrency leases is sent one event-loop turn later (setImmediate runs after
+ * the I/O just read): Envoy cancels a call whose client went away and then sends no stream-done
+ * release, and a cancel read in this turn, behind the store reply that decided the call, would
+ * otherwise be seen only after the answer went out to no one, its leases held until lease_ttl.
+ */
+function replyAfterReads(reply: (decision: Decision) => void): (decision: Decision) => void {
+  return (decision) => {
+    if (decision.undelivered === undefined) reply(decision);
+    else setImmediate(reply, decision);
+  };
 }
 
 /**
