@@ -1,4 +1,4 @@
-// The decision path without the transport: decode a request as grpc-js hands it over, map it,
+// The decision path without the transport: decode a request as grpc-js hands it over (bytes),
 // decide with the memory store, record metrics, encode the reply — in one process, in a loop.
 // Its µs per call is what Sluice adds on top of grpc-js; it varies far less with other load on the
 // machine than a ghz run does, so it is the figure to compare before and after a change.
@@ -7,8 +7,8 @@
 import { parseArgs } from "node:util";
 import { fastPathOptions } from "../src/cli/fast-path-options.ts";
 import { systemClock } from "../src/clock.ts";
+import { decodeRequest } from "../src/edge/grpc/decode-request.ts";
 import { encodeDecision } from "../src/edge/grpc/encode-decision.ts";
-import { toRateLimitCall } from "../src/edge/grpc/proto-mapping.ts";
 import { RateLimitRequest } from "../src/generated/envoy/service/ratelimit/v3/rls.ts";
 import { createRateLimiter } from "../src/limiter/rate-limiter.ts";
 import { createMetrics } from "../src/metrics/metrics.ts";
@@ -48,9 +48,8 @@ const wire = findScenario(values.scenario)
 async function run(calls: number): Promise<number> {
   const start = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) {
-    const request = RateLimitRequest.decode(wire[i % wire.length] as Buffer);
     const stop = metrics.startCallTimer();
-    const call = toRateLimitCall(request);
+    const call = decodeRequest(wire[i % wire.length] as Buffer);
     const decision = await limiter.shouldRateLimit(call);
     metrics.recordDecision(call.domain, true, decision);
     encodeDecision(decision);

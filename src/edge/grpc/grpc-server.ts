@@ -7,7 +7,6 @@ import {
   type sendUnaryData,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import type { RateLimitRequest } from "../../generated/envoy/service/ratelimit/v3/rls.ts";
 import { type Decision, InvalidRequestError, type RateLimitCall } from "../../limiter/limiter-types.ts";
 import type { CallContext } from "../../limiter/rate-limiter.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../limiter/request-limits.ts";
@@ -15,11 +14,11 @@ import type { Metrics } from "../../metrics/metrics.ts";
 import type { PolicyTable } from "../../policy/policy-types.ts";
 import type { HostPort } from "../../settings/settings.ts";
 import { callerGaveUp, deadlineMs } from "./call-deadline.ts";
+import { decodeRequest } from "./decode-request.ts";
 import { encodeDecision } from "./encode-decision.ts";
 import { toGrpcErrorStatus } from "./error-status.ts";
-import { toRateLimitCall } from "./proto-mapping.ts";
 import { createReflectionService } from "./reflection-service.ts";
-import { OversizedRequest, rateLimitServiceDefinition } from "./service-definition.ts";
+import { rateLimitServiceDefinition } from "./service-definition.ts";
 
 export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 
@@ -36,8 +35,8 @@ const CALL_CANCELLED = Object.freeze(new Error("call cancelled by the client"));
  */
 export const MESSAGE_CEILING_BYTES = 4 * 1024 * 1024;
 
-/** The reply is handed to grpc-js already encoded (encode-decision.ts). */
-type IncomingCall = ServerUnaryCall<RateLimitRequest | OversizedRequest, Buffer>;
+/** The request arrives as bytes (decode-request.ts); the reply goes back encoded (encode-decision.ts). */
+type IncomingCall = ServerUnaryCall<Buffer, Buffer>;
 
 export interface GrpcServerOptions {
   readonly limiter: {
@@ -83,11 +82,10 @@ export async function startGrpcServer(
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const server = new Server(grpcServerOptions(maxMessageBytes));
   const implementation = {
-    shouldRateLimit: (call: IncomingCall, callback: sendUnaryData<Buffer>) => answer(call, callback, options),
+    shouldRateLimit: (call: IncomingCall, callback: sendUnaryData<Buffer>) =>
+      answer(call, callback, options, maxMessageBytes),
   };
-  // As generated, but oversized requests are not decoded and replies arrive already encoded
-  // (service-definition.ts, encode-decision.ts).
-  server.addService(rateLimitServiceDefinition(maxMessageBytes), implementation);
+  server.addService(rateLimitServiceDefinition, implementation);
 
   const health = new HealthImplementation({ "": "NOT_SERVING", [RATE_LIMIT_SERVICE]: "NOT_SERVING" });
   health.addToServer(server);
@@ -130,6 +128,7 @@ function answer(
   call: IncomingCall,
   callback: sendUnaryData<Buffer>,
   { limiter, policy, metrics }: GrpcServerOptions,
+  maxMessageBytes: number,
 ): void {
   const stopTimer = metrics.startCallTimer();
   const deadline = deadlineMs(call);
@@ -161,7 +160,7 @@ function answer(
   let request: RateLimitCall;
   let decided: Decision | Promise<Decision>;
   try {
-    request = toRateLimitCall(checkSize(call.request));
+    request = decodeRequest(checkSize(call.request, maxMessageBytes));
     decided = limiter.shouldRateLimit(request, new GrpcCallContext(call, deadline));
   } catch (error: unknown) {
     return fail(error);
@@ -210,9 +209,10 @@ class GrpcCallContext implements CallContext {
   }
 }
 
-function checkSize(request: RateLimitRequest | OversizedRequest): RateLimitRequest {
-  if (!(request instanceof OversizedRequest)) return request;
+/** An oversized message is refused before it is decoded. */
+function checkSize(message: Buffer, maxBytes: number): Buffer {
+  if (message.length <= maxBytes) return message;
   throw new InvalidRequestError(
-    `request message is ${request.bytes} bytes, over the limit of ${request.maxBytes} bytes (max message bytes)`,
+    `request message is ${message.length} bytes, over the limit of ${maxBytes} bytes (max message bytes)`,
   );
 }

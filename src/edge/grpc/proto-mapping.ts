@@ -40,6 +40,10 @@ export const REPLY_UNIT: Record<Unit, RateLimitResponse_RateLimit_Unit> = {
   year: RateLimitResponse_RateLimit_Unit.YEAR,
 };
 
+/**
+ * The call for a generated RateLimitRequest message. The server decodes requests with
+ * decode-request.ts instead, which its test checks against this for messages both accept.
+ */
 export function toRateLimitCall(request: RateLimitRequest): RateLimitCall {
   return {
     domain: request.domain,
@@ -50,19 +54,23 @@ export function toRateLimitCall(request: RateLimitRequest): RateLimitCall {
 
 function toCallDescriptor(descriptor: RateLimitDescriptor, index: number): CallDescriptor {
   const override = descriptor.limit;
-  let limitOverride: CallDescriptor["limitOverride"];
-  if (override !== undefined) {
-    const unit = UNIT_BY_NUMBER.get(override.unit);
-    if (unit === undefined) {
-      throw new InvalidRequestError(`descriptors[${index}].limit.unit: unknown unit ${override.unit}`);
-    }
-    limitOverride = { requestsPerUnit: override.requestsPerUnit, unit };
-  }
   return {
     entries: descriptor.entries.map((e) => ({ key: e.key, value: e.value })),
-    limitOverride,
+    limitOverride:
+      override === undefined
+        ? undefined
+        : { requestsPerUnit: override.requestsPerUnit, unit: overrideUnit(override.unit, index) },
     hitsAddend: descriptor.hitsAddend,
   };
+}
+
+/** The unit of descriptor `index`'s limit override, from its RateLimitUnit number. */
+export function overrideUnit(unitNumber: number, index: number): Unit {
+  const unit = UNIT_BY_NUMBER.get(unitNumber);
+  if (unit === undefined) {
+    throw new InvalidRequestError(`descriptors[${index}].limit.unit: unknown unit ${unitNumber}`);
+  }
+  return unit;
 }
 
 /** The reply's code for a decision's or a status's code. */

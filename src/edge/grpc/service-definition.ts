@@ -1,6 +1,5 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
-  RateLimitRequest,
   RateLimitResponse,
   RateLimitServiceService,
 } from "../../generated/envoy/service/ratelimit/v3/rls.ts";
@@ -20,33 +19,17 @@ export function serializeRateLimitResponse(response: RateLimitResponse): Buffer 
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** A request message longer than `--max-message-bytes`, left undecoded. */
-export class OversizedRequest {
-  readonly bytes: number;
-  readonly maxBytes: number;
-  constructor(bytes: number, maxBytes: number) {
-    this.bytes = bytes;
-    this.maxBytes = maxBytes;
-  }
-}
-
 /**
- * The generated service definition with two changes: replies arrive already encoded (the handler
- * encodes its decision with encode-decision.ts), so the serializer passes the bytes through; and a
- * request deserializer that does not decode a message over `maxMessageBytes`, so the handler can
- * refuse it with INVALID_ARGUMENT naming the limit (grpc-js's own bound, further out, answers
- * RESOURCE_EXHAUSTED).
+ * The generated service definition with both directions left as bytes: the handler decodes the
+ * request itself (decode-request.ts), so a message that is too long or not protobuf is refused with
+ * INVALID_ARGUMENT and counted like any invalid call (a throwing deserializer makes grpc-js answer
+ * INTERNAL, outside the handler), and it encodes its decision itself (encode-decision.ts).
  */
-export function rateLimitServiceDefinition(maxMessageBytes: number) {
-  return {
-    ...RateLimitServiceService,
-    shouldRateLimit: {
-      ...RateLimitServiceService.shouldRateLimit,
-      requestDeserialize: (value: Buffer): RateLimitRequest | OversizedRequest =>
-        value.length > maxMessageBytes
-          ? new OversizedRequest(value.length, maxMessageBytes)
-          : RateLimitRequest.decode(value),
-      responseSerialize: (reply: Buffer): Buffer => reply,
-    },
-  } as const;
-}
+export const rateLimitServiceDefinition = {
+  ...RateLimitServiceService,
+  shouldRateLimit: {
+    ...RateLimitServiceService.shouldRateLimit,
+    requestDeserialize: (value: Buffer): Buffer => value,
+    responseSerialize: (reply: Buffer): Buffer => reply,
+  },
+} as const;
