@@ -126,6 +126,7 @@ function setUp(options: { expectedInstances?: number; failurePolicy?: FailurePol
     store: {
       charge: (charges) =>
         state.counters === "down" ? Promise.reject(connectionClosed()) : counters.charge(charges),
+      peek: (charges) => counters.peek(charges),
       addHits: (hits) => counters.addHits(hits),
       ping: () => counters.ping(),
       close: () => counters.close(),

@@ -45,6 +45,18 @@ function fakeStore(clock: { now: number }): CounterStore & { charged: Descriptor
       );
       return { nowMs: now, admitted, counts };
     },
+    async peek(descriptors) {
+      const now = clock.now;
+      const read = (d: DescriptorCharge, windowMs: number, k: number) =>
+        slots.get(`${d.counterKey}:${windowMs}:${k}`) ?? 0;
+      const counts = descriptors.map((d) =>
+        d.windows.map((w) => {
+          const slot = Math.floor(now / w.windowMs);
+          return { current: read(d, w.windowMs, slot), previous: read(d, w.windowMs, slot - 1) };
+        }),
+      );
+      return { nowMs: now, counts };
+    },
     addHits() {},
     async ping() {},
     async close() {},
@@ -204,6 +216,7 @@ describe("createRateLimiter", () => {
     const failure = new StoreError("redis down", { transient: true });
     const store: CounterStore = {
       charge: () => Promise.reject(failure),
+      peek: () => Promise.reject(failure),
       addHits: () => {},
       ping: async () => {},
       close: async () => {},
@@ -222,6 +235,7 @@ describe("createRateLimiter", () => {
           deadlines.push(options?.deadlineMs);
           return Promise.reject(error);
         },
+        peek: () => Promise.reject(error),
         addHits: () => {},
         ping: async () => {},
         close: async () => {},

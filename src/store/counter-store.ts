@@ -34,12 +34,16 @@ export interface DescriptorCharge {
   readonly windows: readonly WindowCharge[];
 }
 
-/** Counters of one window as they stand after this request's accounting. */
-export interface WindowCounts {
+/** The two slots of one window a decision reads. */
+export interface SlotCounts {
   /** c: hits in the current slot k = floor(now / windowMs). */
   readonly current: number;
   /** p: hits in the previous slot k - 1. */
   readonly previous: number;
+}
+
+/** Counters of one window as they stand after this request's accounting. */
+export interface WindowCounts extends SlotCounts {
   /** Whether this window alone admitted the request (E + h <= L, E taken before accounting). */
   readonly passed: boolean;
 }
@@ -59,6 +63,14 @@ export interface ChargeOptions {
    * ignore it; the guarded store (guarded-counter-store.ts) gives up on the charge by then.
    */
   readonly deadlineMs?: number | undefined;
+}
+
+/** What `CounterStore.peek` read: the counters as they stand, nothing charged. */
+export interface PeekResult {
+  /** The store's clock at the read, in ms since the epoch (Redis `TIME` for Redis). */
+  readonly nowMs: number;
+  /** Same shape as the input: counts[i][j] belongs to descriptors[i].windows[j]. */
+  readonly counts: readonly (readonly SlotCounts[])[];
 }
 
 /** Hits to add to one slot of one window of a counter, without a check (see `CounterStore.addHits`). */
@@ -85,6 +97,15 @@ export interface CounterStore {
     descriptors: readonly DescriptorCharge[],
     options?: ChargeOptions,
   ): ChargeResult | Promise<ChargeResult>;
+  /**
+   * Reads every window's two slots at the store's clock without writing anything: no hit, no
+   * expiry touched, no counter created. Only the slot keys the descriptors name are read (never a
+   * scan), so an operator's question costs what one charge costs. Costs, limits and modes are
+   * ignored; the limiter core does the arithmetic (explain-call.ts). Rejects with a StoreError.
+   * On a Redis Cluster each hash-slot group is read on its own node, so the read is atomic per
+   * group, like a charge.
+   */
+  peek(descriptors: readonly DescriptorCharge[], options?: ChargeOptions): PeekResult | Promise<PeekResult>;
   /**
    * Adds hits that were refused without asking the store (the local over-limit cache answers a
    * refused client's retries itself) to the slots they fell in, so count_rejected holds for them

@@ -18,12 +18,16 @@ function controlledStore() {
   const store: CounterStore = {
     charge: (descriptors) =>
       new Promise<ChargeResult>((resolve, reject) => pending.push({ descriptors, resolve, reject })),
+    peek: (descriptors) =>
+      Promise.resolve({ nowMs: 0, counts: descriptors.map((d) => d.windows.map(() => ZERO)) }),
     addHits: () => Promise.resolve(),
     ping: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
   return { store, pending };
 }
+
+const ZERO = { current: 0, previous: 0 };
 
 const charge = (counterKey: string): DescriptorCharge => ({
   counterKey,
@@ -67,6 +71,16 @@ describe("guardCounterStore", () => {
     const failed = guarded.charge([charge("a")]);
     pending[1]?.reject(down());
     await expect(failed).rejects.toThrow("connection closed");
+  });
+
+  it("guards a peek like a charge: results through, refused once the deadline has passed", async () => {
+    const { store } = controlledStore();
+    const guarded = guard(store);
+    await expect(guarded.peek([charge("a")])).resolves.toEqual({ nowMs: 0, counts: [[ZERO]] });
+    await expect(guarded.peek([charge("a")], { deadlineMs: Date.now() - 1 })).rejects.toMatchObject({
+      reason: "timeout",
+      transient: true,
+    });
   });
 
   it("stops waiting after the timeout with a transient timeout error", async () => {
@@ -238,6 +252,7 @@ describe("guardCounterStore", () => {
           socket.once("data", () => resolve(RESULT));
           socket.write("charge");
         }),
+      peek: () => Promise.resolve({ nowMs: 0, counts: [] }),
       addHits: () => Promise.resolve(),
       ping: () => Promise.resolve(),
       close: () => Promise.resolve(),

@@ -3,6 +3,7 @@ import type {
   ChargeResult,
   CounterStore,
   DescriptorCharge,
+  PeekResult,
   SlotHits,
 } from "./counter-store.ts";
 import { createStoreGuard, type StoreGuardSettings, withTimeout } from "./store-guard.ts";
@@ -20,6 +21,7 @@ export interface GuardedCounterStore extends CounterStore {
   /** Always a promise: the store behind a guard is a remote one. */
   charge(descriptors: readonly DescriptorCharge[], options?: ChargeOptions): Promise<ChargeResult>;
   addHits(hits: readonly SlotHits[]): Promise<void>;
+  peek(descriptors: readonly DescriptorCharge[], options?: ChargeOptions): Promise<PeekResult>;
   /** Partitions whose circuit is not closed (for the metrics gauge). */
   openCircuits(): number;
 }
@@ -49,6 +51,15 @@ export function guardCounterStore(
         callOptions?.deadlineMs,
         () => store.charge(descriptors, callOptions),
         "counter store: no answer in time",
+      );
+    },
+    // A peek is guarded like a charge: an operator's question must not wait on a dead node either.
+    peek(descriptors, callOptions) {
+      return guard.call(
+        new Set(descriptors.map((d) => partitionOf(d.counterKey))),
+        callOptions?.deadlineMs,
+        () => store.peek(descriptors, callOptions),
+        "counter store: no answer in time to a peek",
       );
     },
     addHits(hits) {

@@ -9,6 +9,7 @@ function fakeStore(charge: CounterStore["charge"]): CounterStore & { pings: numb
     charge,
     pings: 0,
     closed: false,
+    peek: () => ({ nowMs: 0, counts: [] }),
     addHits() {},
     async ping() {
       this.pings += 1;

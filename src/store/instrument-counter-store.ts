@@ -45,6 +45,8 @@ export function instrumentCounterStore(
         },
       );
     },
+    // Peeks are not charges: they stay out of the charge latency and error figures.
+    peek: (descriptors, options) => store.peek(descriptors, options),
     addHits: (hits) => store.addHits(hits),
     ping: () => store.ping(),
     close: () => store.close(),

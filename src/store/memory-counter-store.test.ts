@@ -75,6 +75,22 @@ describe("MemoryCounterStore", () => {
     expect(s.size).toBe(0);
   });
 
+  it("peeks the slots as a charge would roll them, expiry included, changing nothing", async () => {
+    const s = open();
+    await s.charge([descriptor(5, 3)]);
+    expect(s.peek([descriptor(5)]).counts).toEqual([[{ current: 3, previous: 0 }]]);
+    now = T0 + WINDOW_MS + 10;
+    expect(s.peek([descriptor(5)])).toEqual({ nowMs: now, counts: [[{ current: 0, previous: 3 }]] });
+    // A clock stepped back reads the newer slots, as a charge keeps them.
+    now = T0 - 10;
+    expect(s.peek([descriptor(5)]).counts).toEqual([[{ current: 3, previous: 0 }]]);
+    now = T0 + 2 * WINDOW_MS + 10;
+    expect(s.peek([descriptor(5)]).counts).toEqual([[{ current: 0, previous: 0 }]]);
+    // Within the slot's lifetime but two slots on: gone, as for a charge.
+    now = T0 + WINDOW_MS + 20;
+    expect(s.charge([descriptor(5, 0)]).counts[0]?.[0]).toMatchObject({ current: 0, previous: 3 });
+  });
+
   it("adds cost sequentially when one counter appears twice in a request", async () => {
     const s = open();
     const result = await s.charge([descriptor(10, 2), descriptor(10, 3)]);
@@ -136,6 +152,22 @@ describe("MemoryCounterStore", () => {
       await s.charge([keyed("new")]);
       expect(evicted).toEqual([]);
       expect(s.counterCount).toBe(1);
+    });
+
+    it("neither creates a counter nor saves one from eviction by a peek", async () => {
+      const evicted: number[] = [];
+      const s = bounded(2, evicted);
+      await s.charge([keyed("old")]);
+      await s.charge([keyed("young")]);
+      expect(s.peek([keyed("never-charged"), keyed("old")]).counts).toEqual([
+        [{ current: 0, previous: 0 }],
+        [{ current: 1, previous: 0 }],
+      ]);
+      expect(s.counterCount).toBe(2);
+      // "old" was peeked last but charged first: it is still the one a new counter evicts.
+      await s.charge([keyed("new")]);
+      expect(s.peek([keyed("old")]).counts).toEqual([[{ current: 0, previous: 0 }]]);
+      expect(s.peek([keyed("young")]).counts).toEqual([[{ current: 1, previous: 0 }]]);
     });
 
     it("bounds counters that were only checked (cost 0) too", async () => {

@@ -5,6 +5,8 @@ import type {
   ChargeResult,
   CounterStore,
   DescriptorCharge,
+  PeekResult,
+  SlotCounts,
   SlotHits,
   WindowCounts,
 } from "./counter-store.ts";
@@ -97,6 +99,16 @@ export class MemoryCounterStore implements CounterStore {
       }));
     });
     return { nowMs, admitted, counts };
+  }
+
+  /** Reads without #touch: a peek neither creates a counter nor saves one from eviction. */
+  peek(descriptors: readonly DescriptorCharge[]): PeekResult {
+    const nowMs = this.#clock();
+    const counts = descriptors.map((d) => {
+      const windows = this.#counters.get(d.counterKey);
+      return d.windows.map((w) => slotsAt(windows?.get(w.windowMs), w.windowMs, nowMs));
+    });
+    return { nowMs, counts };
   }
 
   addHits(hits: readonly SlotHits[]): void {
@@ -222,6 +234,22 @@ function roll(slots: WindowSlots, k: number, nowMs: number): void {
   }
   if (slots.currentExpiresAt <= nowMs) slots.current = 0;
   if (slots.previousExpiresAt <= nowMs) slots.previous = 0;
+}
+
+/** What `roll` would leave in the two slots at `nowMs`, without changing them. */
+function slotsAt(slots: WindowSlots | undefined, windowMs: number, nowMs: number): SlotCounts {
+  if (slots === undefined) return { current: 0, previous: 0 };
+  const k = Math.floor(nowMs / windowMs);
+  const live = (count: number, expiresAt: number) => (expiresAt <= nowMs ? 0 : count);
+  // A clock that stepped back reads the newer slots, as `roll` keeps them.
+  if (k <= slots.k) {
+    return {
+      current: live(slots.current, slots.currentExpiresAt),
+      previous: live(slots.previous, slots.previousExpiresAt),
+    };
+  }
+  if (k === slots.k + 1) return { current: 0, previous: live(slots.current, slots.currentExpiresAt) };
+  return { current: 0, previous: 0 };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { DescriptorCharge } from "./counter-store.ts";
-import { decodeChargeReply, encodeChargeCall } from "./redis-charge-call.ts";
+import { decodeChargeReply, decodePeekReply, encodeChargeCall, encodePeekCall } from "./redis-charge-call.ts";
 
 const descriptors: DescriptorCharge[] = [
   {
@@ -55,5 +55,29 @@ describe("decodeChargeReply", () => {
 
   it.each([[null], ["OK"], [[1, 1, 3]], [[1, 1, "3", 1, 1]]])("rejects the malformed reply %j", (reply) => {
     expect(() => decodeChargeReply(reply, descriptors, [2])).toThrow(/malformed/);
+  });
+});
+
+describe("encodePeekCall and decodePeekReply", () => {
+  it("passes the group's keys, then each descriptor's window lengths, and reads two counts a window", () => {
+    const call = encodePeekCall(descriptors, [0, 2]);
+    expect(call.numKeys).toBe(2);
+    expect(call.keysAndArgs).toEqual(["sluice:{a}", "sluice:{c}", "2", "60000", "86400000", "1", "1000"]);
+    const peeked = decodePeekReply([1_700_000_000_123, 4, 1, 9, 0, 2, 3], descriptors, [0, 2]);
+    expect(peeked).toEqual({
+      nowMs: 1_700_000_000_123,
+      counts: [
+        [
+          { current: 4, previous: 1 },
+          { current: 9, previous: 0 },
+        ],
+        [{ current: 2, previous: 3 }],
+      ],
+    });
+  });
+
+  it("refuses a reply of the wrong length or type as malformed", () => {
+    expect(() => decodePeekReply([1, 2], descriptors, [2])).toThrow(/malformed peek/);
+    expect(() => decodePeekReply("OK", descriptors, [2])).toThrow(/malformed peek/);
   });
 });

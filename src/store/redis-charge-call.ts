@@ -1,9 +1,9 @@
-import type { DescriptorCharge, WindowCounts } from "./counter-store.ts";
+import type { DescriptorCharge, PeekResult, WindowCounts } from "./counter-store.ts";
 import { malformedReply } from "./redis-connection.ts";
 
 /**
- * Encoding of one CHARGE_SCRIPT call (see redis-charge-script.ts for the layout) and decoding of
- * its reply. A call covers a group of a request's descriptors that share one Redis Cluster slot
+ * Encoding of one CHARGE_SCRIPT or PEEK_SCRIPT call (see redis-charge-script.ts for the layouts)
+ * and decoding of its reply. A call covers a group of a request's descriptors that share one Redis Cluster slot
  * (on a single Redis, the whole request).
  */
 
@@ -46,21 +46,67 @@ export function decodeChargeReply(
   descriptors: readonly DescriptorCharge[],
   indices: readonly number[],
 ): ChargeReply {
-  if (!Array.isArray(reply) || !reply.every((v) => typeof v === "number")) throw malformedReply("charge");
+  const { values, counts } = perWindow(reply, "charge", 2, 3, descriptors, indices, (v, at) => ({
+    current: v[at] ?? 0,
+    previous: v[at + 1] ?? 0,
+    passed: v[at + 2] === 1,
+  }));
+  return { nowMs: values[0] ?? 0, admitted: values[1] === 1, counts };
+}
+
+/** One PEEK_SCRIPT call for a group: the same keys as its charge, only the window lengths as args. */
+export function encodePeekCall(
+  descriptors: readonly DescriptorCharge[],
+  indices: readonly number[],
+): ChargeCall {
+  const keys: string[] = [];
+  const args: string[] = [];
+  for (const i of indices) {
+    const d = descriptors[i];
+    if (d === undefined) continue;
+    keys.push(d.counterKey);
+    args.push(String(d.windows.length), ...d.windows.map((w) => String(w.windowMs)));
+  }
+  return { indices, numKeys: keys.length, keysAndArgs: [...keys, ...args] };
+}
+
+/** Reads `{ nowMs, then current, previous per window }`; counts per descriptor of the group. */
+export function decodePeekReply(
+  reply: unknown,
+  descriptors: readonly DescriptorCharge[],
+  indices: readonly number[],
+): PeekResult {
+  const { values, counts } = perWindow(reply, "peek", 1, 2, descriptors, indices, (v, at) => ({
+    current: v[at] ?? 0,
+    previous: v[at + 1] ?? 0,
+  }));
+  return { nowMs: values[0] ?? 0, counts };
+}
+
+/**
+ * A flat integer reply cut into `stride` values per window of the group's descriptors after `head`
+ * leading values; a reply of another length or type is malformed (a bug, not an outage).
+ */
+function perWindow<T>(
+  reply: unknown,
+  what: string,
+  head: number,
+  stride: number,
+  descriptors: readonly DescriptorCharge[],
+  indices: readonly number[],
+  read: (values: readonly number[], at: number) => T,
+): { values: readonly number[]; counts: T[][] } {
+  if (!Array.isArray(reply) || !reply.every((v) => typeof v === "number")) throw malformedReply(what);
   const values = reply as number[];
   const windowCount = indices.reduce((n, i) => n + (descriptors[i]?.windows.length ?? 0), 0);
-  if (values.length !== 2 + 3 * windowCount) throw malformedReply("charge");
-  let at = 2;
+  if (values.length !== head + stride * windowCount) throw malformedReply(what);
+  let at = head;
   const counts = indices.map((i) =>
-    (descriptors[i]?.windows ?? []).map((): WindowCounts => {
-      const window = {
-        current: values[at] ?? 0,
-        previous: values[at + 1] ?? 0,
-        passed: values[at + 2] === 1,
-      };
-      at += 3;
+    (descriptors[i]?.windows ?? []).map(() => {
+      const window = read(values, at);
+      at += stride;
       return window;
     }),
   );
-  return { nowMs: values[0] ?? 0, admitted: values[1] === 1, counts };
+  return { values, counts };
 }

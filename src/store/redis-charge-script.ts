@@ -140,3 +140,32 @@ local count = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return count
 `;
+
+/**
+ * PEEK_SCRIPT — reads what CHARGE_SCRIPT would read, at the same server clock, and writes nothing:
+ * no INCRBY, no PEXPIRE, so an operator's look at a counter neither counts a hit nor keeps a slot
+ * alive. Only the slot keys derived from KEYS are read (never a SCAN).
+ *   KEYS[i]  the counterKey (base) of the group's i-th descriptor, declared for Cluster routing.
+ *   ARGV     per descriptor: window count n, then n window lengths in ms.
+ *   Returns  { nowMs, then per window: current, previous }.
+ */
+export const PEEK_SCRIPT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local reply = { now }
+local arg = 1
+for i = 1, #KEYS do
+  local n = tonumber(ARGV[arg])
+  arg = arg + 1
+  for j = 1, n do
+    local window_arg = ARGV[arg]
+    arg = arg + 1
+    -- The same keys as CHARGE_SCRIPT: counter-key.ts slotKey(), k = floor(now / w).
+    local k = math.floor(now / tonumber(window_arg))
+    local prefix = KEYS[i] .. ':' .. window_arg .. ':'
+    reply[#reply + 1] = tonumber(redis.call('GET', prefix .. string.format('%d', k)) or '0')
+    reply[#reply + 1] = tonumber(redis.call('GET', prefix .. string.format('%d', k - 1)) or '0')
+  end
+end
+return reply
+`;

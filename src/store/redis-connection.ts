@@ -1,7 +1,7 @@
 import { Cluster, type Redis, type RedisOptions } from "ioredis";
 import { clusterSlot } from "./cluster-slot.ts";
 import { StoreError } from "./counter-store.ts";
-import { ADD_SCRIPT, CHARGE_SCRIPT, REFUND_SCRIPT } from "./redis-charge-script.ts";
+import { ADD_SCRIPT, CHARGE_SCRIPT, PEEK_SCRIPT, REFUND_SCRIPT } from "./redis-charge-script.ts";
 import { createRedisClient, type RedisTarget } from "./redis-client.ts";
 
 export type { RedisTarget } from "./redis-client.ts";
@@ -27,6 +27,7 @@ export interface ScriptCommands {
   sluiceCharge(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   sluiceRefund(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   sluiceAdd(key: string, hits: string, ttlMs: string): Promise<unknown>;
+  sluicePeek(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
 }
 
 export interface RedisConnection {
@@ -63,6 +64,8 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
   client.defineCommand("sluiceCharge", { lua: CHARGE_SCRIPT });
   client.defineCommand("sluiceRefund", { lua: REFUND_SCRIPT });
   client.defineCommand("sluiceAdd", { lua: ADD_SCRIPT, numberOfKeys: 1 });
+  // Not preloaded: peeks are an operator's occasional question, and EVAL covers the first one.
+  client.defineCommand("sluicePeek", { lua: PEEK_SCRIPT });
   const scripts = client as unknown as ScriptCommands;
 
   let up: boolean | undefined;

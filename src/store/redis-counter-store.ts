@@ -5,10 +5,18 @@ import type {
   ChargeResult,
   CounterStore,
   DescriptorCharge,
+  PeekResult,
+  SlotCounts,
   SlotHits,
   WindowCounts,
 } from "./counter-store.ts";
-import { type ChargeReply, decodeChargeReply, encodeChargeCall } from "./redis-charge-call.ts";
+import {
+  type ChargeReply,
+  decodeChargeReply,
+  decodePeekReply,
+  encodeChargeCall,
+  encodePeekCall,
+} from "./redis-charge-call.ts";
 import {
   connectRedis,
   malformedReply,
@@ -69,6 +77,33 @@ export class RedisCounterStore implements CounterStore {
     const nowMs = replies[0]?.nowMs;
     if (nowMs === undefined) throw malformedReply("charge");
     return { nowMs, admitted, counts };
+  }
+
+  /** One read-only PEEK_SCRIPT call per Cluster slot group, all sent at once; nowMs as for a charge. */
+  async peek(descriptors: readonly DescriptorCharge[]): Promise<PeekResult> {
+    await this.#connection.ready();
+    const groups = this.#groups(descriptors);
+    const read = (indices: number[]) => {
+      const call = encodePeekCall(descriptors, indices);
+      return this.#connection.scripts
+        .sluicePeek(call.numKeys, ...call.keysAndArgs)
+        .then((reply) => decodePeekReply(reply, descriptors, indices));
+    };
+    let replies: PeekResult[];
+    try {
+      replies = await Promise.all(groups.map(read));
+    } catch (error: unknown) {
+      throw toStoreError(error);
+    }
+    const counts: (readonly SlotCounts[])[] = descriptors.map(() => []);
+    groups.forEach((indices, g) => {
+      indices.forEach((i, n) => {
+        counts[i] = replies[g]?.counts[n] ?? [];
+      });
+    });
+    const nowMs = replies[0]?.nowMs;
+    if (nowMs === undefined) throw malformedReply("peek");
+    return { nowMs, counts };
   }
 
   /** One ADD_SCRIPT call per slot key, all sent at once (each key may live on its own Cluster node). */

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { estimate, windowPasses } from "../../src/limiter/admission.ts";
 import { counterKey } from "../../src/store/counter-key.ts";
 import type { ChargeResult, CounterStore, DescriptorCharge } from "../../src/store/counter-store.ts";
+import { peekContract } from "./counter-store-peek.contract.ts";
 
 /**
  * What every CounterStore must answer, whatever its backend. Each test uses fresh counter ids, so
@@ -49,6 +50,7 @@ export function counterStoreContract(open: () => Promise<StoreUnderTest>): void 
   afterAll(async () => {
     await target?.close();
   });
+  peekContract(() => target);
 
   it("admits up to the limit, exactly at it, and refuses beyond", async () => {
     const d = fresh({ windows: [{ windowMs: HOUR, limit: 3 }] });
