@@ -26,6 +26,8 @@ import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
  */
 
 const FEATURES = "test/fixtures/policies/features.yaml";
+/** Its `to_number` rule has detailed_metric: request values become metric labels. */
+const REFERENCE = "test/fixtures/policies/good-reference.yaml";
 const INVALID = [0xff];
 const OTHER_INVALID = [0xfe];
 
@@ -52,7 +54,7 @@ describe.each(["memory", "redis"] as const)("hostile wire values (%s store)", (b
       redis = await startRedis();
       storeArgs.push("--redis-url", redis.url);
     }
-    sluice = await startSluice(["--policy", FEATURES, ...storeArgs]);
+    sluice = await startSluice(["--policy", FEATURES, "--policy", REFERENCE, ...storeArgs]);
     client = createRawRlsClient(sluice.grpcAddress);
   });
 
@@ -164,6 +166,24 @@ describe.each(["memory", "redis"] as const)("hostile wire values (%s store)", (b
       const withKey = (key: number[]) => ({ entries: [{ key, value }], limit });
       expect(await codes(2, withKey(INVALID))).toEqual(["OK", "OVER_LIMIT"]);
       expect(await codes(2, withKey(OTHER_INVALID))).toEqual(["OK", "OVER_LIMIT"]);
+    });
+
+    it("show as U+FFFD in one metrics series, never as two series printed alike", async () => {
+      const value = (tail: number[]) => Buffer.concat([Buffer.from(`${backend}-m-`), Buffer.from(tail)]);
+      for (const tail of [INVALID, OTHER_INVALID]) {
+        const entries = [{ key: "to_number", value: value(tail) }];
+        expect((await ask(encodeRequest({ domain: "reference", descriptors: [{ entries }] }))).code).toBe(
+          "OK",
+        );
+      }
+      const lines = (await scrape(sluice.adminUrl))
+        .split("\n")
+        .filter(
+          (line) => line.startsWith("sluice_decisions_total") && line.includes(`to_number=${backend}-m-`),
+        );
+      expect(lines).toEqual([
+        `sluice_decisions_total{domain="reference",rule="to_number=${backend}-m-\ufffd",code="OK"} 2`,
+      ]);
     });
 
     it("in a domain, get a decision", async () => {
