@@ -32,6 +32,19 @@ describe("batchedCounter", () => {
     expect(await registry.metrics()).toContain('t_total{domain="api",rule="free",code="OK"} 3');
   });
 
+  it("adds label values that differ only in lone surrogates into one well-formed series", async () => {
+    const registry = new Registry();
+    const counter = batchedCounter({
+      name: "w_total",
+      help: "t",
+      labelNames: ["rule"],
+      registers: [registry],
+    });
+    counter.inc("to_number=\udcff");
+    counter.inc("to_number=\udcfe", undefined, undefined, 2);
+    expect(await series(registry, "w_total")).toEqual({ '{"rule":"to_number=\ufffd"}': 3 });
+  });
+
   it("works with one and two labels", async () => {
     const registry = new Registry();
     const one = batchedCounter({ name: "one_total", help: "t", labelNames: ["kind"], registers: [registry] });

@@ -54,7 +54,11 @@ export function batchedCounter(config: {
   const newCell = (level: Level, values: readonly string[]): Cell => {
     const labels: Record<string, string> = {};
     labelNames.forEach((name, i) => {
-      labels[name] = values[i] as string;
+      // A request value (detailed_metric) may hold lone surrogates, standing for bytes that were not
+      // UTF-8 (lossless-utf8.ts). The exposition is UTF-8, where each becomes U+FFFD: labels made
+      // well-formed here let prom-client add such cells into one series instead of printing two
+      // series with the same name and labels, which Prometheus would reject as duplicates.
+      labels[name] = (values[i] as string).toWellFormed();
     });
     const cell = { labels, pending: 0 };
     level.set(values[labelNames.length - 1] as string, cell);
