@@ -3,7 +3,7 @@ import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
 import { startAdminServer } from "../edge/admin/admin-server.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Settings } from "../settings/settings.ts";
-import { isServingMessage } from "./cluster-worker.ts";
+import { isReadinessMessage, isServingMessage } from "./cluster-worker.ts";
 import { listenOn, reportNotListening } from "./listen-on.ts";
 
 export interface PrimaryOptions {
@@ -30,12 +30,15 @@ const STOP_MARGIN_MS = 5_000;
 export async function superviseWorkers({ settings, logger, servingFields }: PrimaryOptions): Promise<number> {
   const registry = new ClusterRegistry();
   const ports = new Map<Worker, number>();
+  /** Each worker's latest notReadyReason (readiness.ts); null once it can answer calls. */
+  const notReady = new Map<Worker, string | null>();
   let stopping = false;
 
   const fork = (): Worker => {
     const worker = cluster.fork();
     worker.on("message", (message: unknown) => {
       if (isServingMessage(message)) ports.set(worker, message.grpcPort);
+      if (isReadinessMessage(message)) notReady.set(worker, message.notReady);
     });
     return worker;
   };
@@ -53,6 +56,7 @@ export async function superviseWorkers({ settings, logger, servingFields }: Prim
   cluster.on("exit", (worker, code, signal) => {
     if (!workers.delete(worker) || stopping) return;
     ports.delete(worker);
+    notReady.delete(worker);
     logger.error({ pid: worker.process.pid, code, signal }, "worker exited; starting a replacement");
     workers.add(fork());
   });
@@ -60,10 +64,7 @@ export async function superviseWorkers({ settings, logger, servingFields }: Prim
   const adminListening = await listenOn("adminAddr", settings.adminAddr, (addr) =>
     startAdminServer(addr, {
       metrics: { registry },
-      state: {
-        policyLoaded: () => true,
-        accepting: () => !stopping && [...workers].every((w) => ports.has(w)),
-      },
+      state: { notReady: () => (stopping ? "shutting down" : workersNotReady(workers, ports, notReady)) },
     }),
   );
   if (!adminListening.ok) {
@@ -100,6 +101,25 @@ class ClusterRegistry extends AggregatorRegistry<PrometheusContentType> {
   override metrics(): Promise<string> {
     return this.clusterMetrics();
   }
+}
+
+/**
+ * Ready only when every worker is: connections are dealt round-robin, so a call can land on any of
+ * them. Each worker decides for itself (readiness.ts); this only gathers their answers.
+ */
+function workersNotReady(
+  workers: ReadonlySet<Worker>,
+  ports: ReadonlyMap<Worker, number>,
+  notReady: ReadonlyMap<Worker, string | null>,
+): string | undefined {
+  for (const worker of workers) {
+    const pid = worker.process.pid;
+    if (!ports.has(worker)) return `worker ${pid} not serving yet`;
+    const reason = notReady.get(worker);
+    if (reason === undefined) return `worker ${pid}: counter store not checked yet`;
+    if (reason !== null) return `worker ${pid}: ${reason}`;
+  }
+  return undefined;
 }
 
 type Started = { ok: true; port: number } | { ok: false; reason: string };

@@ -9,6 +9,22 @@ export interface ServingMessage {
   readonly grpcPort: number;
 }
 
+/** What a worker tells the primary at each change of notReadyReason (readiness.ts); null when ready. */
+export interface ReadinessMessage {
+  readonly type: "sluice:readiness";
+  readonly notReady: string | null;
+}
+
+export function isReadinessMessage(message: unknown): message is ReadinessMessage {
+  return (
+    typeof message === "object" &&
+    message !== null &&
+    (message as { type?: unknown }).type === "sluice:readiness" &&
+    (typeof (message as { notReady?: unknown }).notReady === "string" ||
+      (message as { notReady?: unknown }).notReady === null)
+  );
+}
+
 export function isServingMessage(message: unknown): message is ServingMessage {
   return (
     typeof message === "object" &&
@@ -24,6 +40,8 @@ export interface ClusterWorker {
   admin(): RunningAdminServer;
   /** Tells the primary the gRPC port is bound; the primary logs the one "serving" line. */
   reportServing(grpcPort: number): void;
+  /** Tells the primary, whose /readyz answers for every worker, why this one cannot answer calls (undefined: it can). */
+  reportReadiness(notReady: string | undefined): void;
   /** Closes the channel to the primary so the process can exit as soon as it is done. */
   leave(): void;
 }
@@ -43,6 +61,10 @@ export function joinPrimary(metrics: Metrics): ClusterWorker | undefined {
     admin: () => ({ port: 0, close: () => Promise.resolve() }),
     reportServing(grpcPort) {
       process.send?.({ type: "sluice:serving", grpcPort } satisfies ServingMessage);
+    },
+    reportReadiness(notReady) {
+      if (process.connected)
+        process.send?.({ type: "sluice:readiness", notReady: notReady ?? null } satisfies ReadinessMessage);
     },
     leave() {
       process.off("disconnect", orphaned);

@@ -21,9 +21,10 @@ import { startLivePolicy } from "./live-policy.ts";
 import { memoryStoreOptions } from "./memory-store-options.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
 import { readRedisTlsCa } from "./read-redis-tls-ca.ts";
+import { trackReadiness } from "./readiness.ts";
 import { startTls } from "./start-tls.ts";
 import { storeFallbackOptions } from "./store-fallback-options.ts";
-import { canAnswer, watchStoreHealth } from "./store-health.ts";
+import { watchStoreHealth } from "./store-health.ts";
 import { createStoreObserver } from "./store-observer.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -146,7 +147,6 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     return 1;
   };
 
-  let accepting = true;
   const grpcListening = await listenOn("grpcAddr", settings.grpcAddr, (addr) =>
     startGrpcServer(addr, {
       limiter: concurrency.limiter,
@@ -158,12 +158,22 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   );
   if (!grpcListening.ok) return notListening(grpcListening.error);
   const grpc = grpcListening.server;
+  // One answer to "can this instance answer calls" for gRPC health and /readyz alike.
+  const readiness = trackReadiness({
+    policyLoaded: livePolicy.loaded,
+    policy,
+    failurePolicy: settings.failurePolicy,
+    onChange(ready, reason) {
+      grpc.setServing(ready);
+      worker?.reportReadiness(reason);
+    },
+  });
   const adminListening = worker
     ? { ok: true as const, server: worker.admin() }
     : await listenOn("adminAddr", settings.adminAddr, (addr) =>
         startAdminServer(addr, {
           metrics,
-          state: { policyLoaded: livePolicy.loaded, accepting: () => accepting },
+          state: { notReady: readiness.notReady },
         }),
       );
   if (!adminListening.ok) {
@@ -171,19 +181,13 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     return notListening(adminListening.error);
   }
   const admin = adminListening.server;
-  let serving: boolean | undefined;
   const health = watchStoreHealth(store, {
     onChange(up) {
       metrics.setStoreUp(up);
       logger.info({ storeUp: up }, up ? "counter store answers" : "counter store unreachable");
     },
     // At every ping, not only on changes: a reloaded policy can change which domains still answer.
-    onCheck(up) {
-      const next = canAnswer(up, policy(), settings.failurePolicy) && accepting;
-      if (next === serving) return;
-      serving = next;
-      grpc.setServing(next);
-    },
+    onCheck: readiness.storeChecked,
   });
 
   // A worker's port is logged once, by the primary.
@@ -205,8 +209,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   logger.info({ signal }, "shutting down");
-  accepting = false;
-  grpc.setServing(false);
+  readiness.stopAccepting();
   await grpc.shutdown(settings.shutdownGraceMs);
   health.stop();
   await closeCore();

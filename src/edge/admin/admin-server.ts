@@ -4,10 +4,11 @@ import type { Metrics } from "../../metrics/metrics.ts";
 import type { HostPort } from "../../settings/settings.ts";
 
 export interface AdminState {
-  /** True once a policy table has loaded (it stays loaded: a failed reload keeps the last good one). */
-  policyLoaded(): boolean;
-  /** True while the service is not shutting down. */
-  accepting(): boolean;
+  /**
+   * Why the instance cannot answer calls now (the /readyz body), undefined when it can: the same
+   * answer gRPC health gives (src/cli/readiness.ts).
+   */
+  notReady(): string | undefined;
 }
 
 export interface RunningAdminServer {
@@ -53,9 +54,8 @@ async function route(
     case "/healthz":
       return send(response, 200, "ok\n");
     case "/readyz": {
-      if (!state.accepting()) return send(response, 503, "shutting down\n");
-      if (!state.policyLoaded()) return send(response, 503, "no policy loaded\n");
-      return send(response, 200, "ready\n");
+      const reason = state.notReady();
+      return reason === undefined ? send(response, 200, "ready\n") : send(response, 503, `${reason}\n`);
     }
     case "/metrics": {
       const body = await metrics.registry.metrics();
