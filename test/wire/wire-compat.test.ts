@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
+import { decodeRequest } from "../../src/edge/grpc/decode-request.ts";
 import {
   RateLimitRequest,
   RateLimitResponse,
@@ -65,6 +66,31 @@ describe("wire compatibility with Envoy's published schema", () => {
           limit: { requestsPerUnit: 42, unit: 3 },
           hitsAddend: undefined,
         },
+      ],
+    });
+  });
+
+  it("decodes a request encoded with Envoy's schema with the server's own decoder too", () => {
+    const bytes = EnvoyRequest.encode(
+      EnvoyRequest.fromObject({
+        domain: "api",
+        hits_addend: 4_294_967_295,
+        descriptors: [
+          { entries: [{ key: "tenant", value: "äcme ✓" }], limit: { requests_per_unit: 42, unit: "HOUR" } },
+          { entries: [{ key: "route", value: "" }] },
+        ],
+      }),
+    ).finish();
+    expect(decodeRequest(Buffer.from(bytes))).toEqual({
+      domain: "api",
+      hitsAddend: 4_294_967_295,
+      descriptors: [
+        {
+          entries: [{ key: "tenant", value: "äcme ✓" }],
+          limitOverride: { requestsPerUnit: 42, unit: "hour" },
+          hitsAddend: undefined,
+        },
+        { entries: [{ key: "route", value: "" }], limitOverride: undefined, hitsAddend: undefined },
       ],
     });
   });
