@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { parseSettings } from "./settings.ts";
+import { parseMergeDomainConfig, parseSettings } from "./settings.ts";
 
 describe("parseSettings", () => {
   it("applies defaults: memory store, x-ratelimit headers, the documented addresses", () => {
@@ -31,6 +31,7 @@ describe("parseSettings", () => {
         memoryMaxEntries: 250_000,
         localCacheSize: 10_000,
         workers: 1,
+        mergeDomainConfig: false,
       },
     });
     expect(Object.isFrozen(result.ok && result.settings)).toBe(true);
@@ -222,5 +223,44 @@ describe("parseSettings: local over-limit cache and workers", () => {
       ),
     ]);
     expect(parseSettings(["--policy", "p", "--workers", "0"], {}).ok).toBe(false);
+  });
+});
+
+describe("merging files of one domain (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG)", () => {
+  const merge = (argv: string[], env: Record<string, string>) => {
+    const result = parseSettings(["--policy", "p", ...argv], env);
+    return result.ok ? result.settings.mergeDomainConfig : result.errors;
+  };
+
+  it.each<[string, string[], Record<string, string>, boolean]>([
+    ["off by default", [], {}, false],
+    ["the flag", ["--merge-domain-config", "true"], {}, true],
+    ["Sluice's variable", [], { SLUICE_MERGE_DOMAIN_CONFIG: "true" }, true],
+    ["the reference's variable", [], { MERGE_DOMAIN_CONFIG: "true" }, true],
+    ["the reference's variable in Go's ParseBool spelling", [], { MERGE_DOMAIN_CONFIG: "True" }, true],
+    [
+      "Sluice's variable over the reference's",
+      [],
+      { SLUICE_MERGE_DOMAIN_CONFIG: "false", MERGE_DOMAIN_CONFIG: "1" },
+      false,
+    ],
+    ["the flag over both", ["--merge-domain-config", "false"], { MERGE_DOMAIN_CONFIG: "true" }, false],
+  ])("%s", (_name, argv, env, expected) => {
+    expect(merge(argv, env)).toBe(expected);
+  });
+
+  it("refuses a value that is not a boolean, naming all three spellings", () => {
+    expect(merge([], { MERGE_DOMAIN_CONFIG: "yes please" })).toEqual([
+      '--merge-domain-config (SLUICE_MERGE_DOMAIN_CONFIG, MERGE_DOMAIN_CONFIG): expected true or false, got "yes please"',
+    ]);
+  });
+
+  it("is read the same way for sluice check", () => {
+    expect(parseMergeDomainConfig(undefined, { MERGE_DOMAIN_CONFIG: "t" })).toEqual({
+      ok: true,
+      value: true,
+    });
+    expect(parseMergeDomainConfig("false", { MERGE_DOMAIN_CONFIG: "t" })).toEqual({ ok: true, value: false });
+    expect(parseMergeDomainConfig(undefined, {})).toEqual({ ok: true, value: false });
   });
 });

@@ -50,6 +50,8 @@ export interface Settings {
   readonly redisTlsCa?: string | undefined;
   /** TLS on the gRPC port (mutual with a client CA), re-read every `reloadIntervalMs`; absent: plaintext. */
   readonly tls?: TlsSettings | undefined;
+  /** Policy files naming one domain are merged into it (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG) instead of refused. */
+  readonly mergeDomainConfig: boolean;
 }
 
 export interface TlsSettings {
@@ -70,7 +72,17 @@ export type SettingsResult =
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** One option: its flag, its environment variable, and whether the flag may repeat. */
+/**
+ * One option: its flag, its environment variable, whether the flag may repeat, and (`referenceEnv`)
+ * envoyproxy/ratelimit's variable for the same setting, read after Sluice's so a drop-in keeps its env.
+ */
+interface OptionSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly repeat: boolean;
+  readonly referenceEnv?: string;
+}
+
 const OPTIONS = {
   policy: { flag: "--policy", env: "SLUICE_POLICY", repeat: true },
   grpcAddr: { flag: "--grpc-addr", env: "SLUICE_GRPC_ADDR", repeat: false },
@@ -109,7 +121,13 @@ const OPTIONS = {
   tlsReload: { flag: "--tls-reload-interval-ms", env: "SLUICE_TLS_RELOAD_INTERVAL_MS", repeat: false },
   localCacheSize: { flag: "--local-cache-size", env: "SLUICE_LOCAL_CACHE_SIZE", repeat: false },
   workers: { flag: "--workers", env: "SLUICE_WORKERS", repeat: false },
-} as const;
+  mergeDomainConfig: {
+    flag: "--merge-domain-config",
+    env: "SLUICE_MERGE_DOMAIN_CONFIG",
+    referenceEnv: "MERGE_DOMAIN_CONFIG",
+    repeat: false,
+  },
+} as const satisfies Record<string, OptionSpec>;
 
 /**
  * A cap for calls without a deadline, in ms. It is deliberately not stricter than any caller's own
@@ -138,20 +156,19 @@ export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...
                     [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-reload-interval-ms N]]
                     [--redis-tls-ca FILE]
                     [--local-cache-size N (0 = off, default 10000)] [--workers N (default: cores with Redis, else 1)]
+                    [--merge-domain-config true|false (merge policy files of one domain; default false)]
 Each flag can also be set in the environment: ${Object.values(OPTIONS)
   .map((o) => o.env)
-  .join(", ")}. Flags win over the environment.`;
+  .join(", ")}. Flags win over the environment.
+envoyproxy/ratelimit's names are read too, after Sluice's: ${Object.values(OPTIONS)
+  .flatMap((o: OptionSpec) => (o.referenceEnv === undefined ? [] : [o.referenceEnv]))
+  .join(", ")}.`;
 
 /** Parses `serve` flags and environment into validated, frozen settings, or every error found. */
 export function parseSettings(argv: readonly string[], env: Env): SettingsResult {
   const errors: string[] = [];
   const flags = readFlags(argv, errors);
-  const raw = (name: OptionName): string | undefined => {
-    const fromFlag = flags.get(name);
-    if (fromFlag !== undefined) return fromFlag.at(-1);
-    const fromEnv = env[OPTIONS[name].env];
-    return fromEnv === "" ? undefined : fromEnv;
-  };
+  const raw = (name: OptionName): string | undefined => flags.get(name)?.at(-1) ?? fromEnv(name, env);
 
   const policyPaths = flags.get("policy") ?? splitList(env[OPTIONS.policy.env]);
   if (policyPaths.length === 0) errors.push(`${OPTIONS.policy.flag} (or ${OPTIONS.policy.env}) is required`);
@@ -207,6 +224,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       `${describeOption("workers")}: ${workers} workers need ${OPTIONS.redisUrl.flag}, ${OPTIONS.redisCluster.flag} or ${OPTIONS.redisSentinel.flag}; memory counters are per process, so each worker would enforce its own copy of every limit`,
     );
   }
+  const mergeDomainConfig = parseBoolean("mergeDomainConfig", raw("mergeDomainConfig") ?? "false", errors);
   const tls = parseTls(raw("tlsCert"), raw("tlsKey"), raw("tlsClientCa"), limit("tlsReload", 5_000), errors);
   const failurePolicyText = raw("failurePolicy") ?? "unavailable";
   const failurePolicy = isFailurePolicy(failurePolicyText) ? failurePolicyText : undefined;
@@ -243,6 +261,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       workers,
       tls,
       redisTlsCa: raw("redisTlsCa"),
+      mergeDomainConfig,
     }),
   };
 }
@@ -297,9 +316,35 @@ function readFlags(argv: readonly string[], errors: string[]): Map<OptionName, s
   return flags;
 }
 
-/** How an error names an option: its flag and its variable, `--grpc-addr (SLUICE_GRPC_ADDR)`. */
+/** `sluice check`'s --merge-domain-config, read as `serve` reads it (flag, then the environment). */
+export function parseMergeDomainConfig(
+  flagValue: string | undefined,
+  env: Env,
+): { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly error: string } {
+  const errors: string[] = [];
+  const value = parseBoolean(
+    "mergeDomainConfig",
+    flagValue ?? fromEnv("mergeDomainConfig", env) ?? "false",
+    errors,
+  );
+  return errors[0] === undefined ? { ok: true, value } : { ok: false, error: errors[0] };
+}
+
+/** An option's value from Sluice's variable, else the reference's; an empty variable counts as unset. */
+function fromEnv(name: OptionName, env: Env): string | undefined {
+  const option: OptionSpec = OPTIONS[name];
+  for (const variable of [option.env, option.referenceEnv]) {
+    const value = variable === undefined ? undefined : env[variable];
+    if (value !== undefined && value !== "") return value;
+  }
+  return undefined;
+}
+
+/** How an error names an option: its flag and its variables, `--grpc-addr (SLUICE_GRPC_ADDR)`. */
 export function describeOption(name: OptionName): string {
-  return `${OPTIONS[name].flag} (${OPTIONS[name].env})`;
+  const option: OptionSpec = OPTIONS[name];
+  const variables = option.referenceEnv === undefined ? option.env : `${option.env}, ${option.referenceEnv}`;
+  return `${option.flag} (${variables})`;
 }
 
 function splitList(text: string | undefined): string[] {
@@ -319,9 +364,13 @@ function parseHostPort(name: OptionName, text: string, errors: string[]): HostPo
   return Object.freeze({ host: match[1].replace(/^\[|\]$/g, ""), port });
 }
 
+// Go's strconv.ParseBool spellings, which envoyproxy/ratelimit's settings accept, so its env values read alike.
+const TRUE_TEXTS: ReadonlySet<string> = new Set(["true", "1", "t", "T", "TRUE", "True"]);
+const FALSE_TEXTS: ReadonlySet<string> = new Set(["false", "0", "f", "F", "FALSE", "False"]);
+
 function parseBoolean(name: OptionName, text: string, errors: string[]): boolean {
-  if (text === "true" || text === "1") return true;
-  if (text === "false" || text === "0") return false;
+  if (TRUE_TEXTS.has(text)) return true;
+  if (FALSE_TEXTS.has(text)) return false;
   errors.push(`${describeOption(name)}: expected true or false, got "${text}"`);
   return false;
 }
