@@ -1,18 +1,43 @@
 import { describeDomain } from "../policy/describe-domain.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
-import { formatPolicyError } from "../policy/policy-types.ts";
+import { formatPolicyError, formatPolicyWarning } from "../policy/policy-types.ts";
+import { parseMergeDomainConfig } from "../settings/settings.ts";
 
-/** `sluice check PATH...`: exit 0 with one summary line per domain, or 1 with every error. */
-export async function checkCommand(paths: readonly string[]): Promise<number> {
-  if (paths.length === 0) {
-    process.stderr.write("usage: sluice check PATH [PATH ...]\n");
+type Env = Readonly<Record<string, string | undefined>>;
+
+const USAGE = "usage: sluice check [--merge-domain-config true|false] PATH [PATH ...]";
+const MERGE_FLAG = "--merge-domain-config";
+
+/**
+ * `sluice check PATH...`: exit 0 with one summary line per domain, or 1 with every error. Warnings
+ * (what loads only because envoyproxy/ratelimit accepts it) go to stderr either way and do not fail.
+ */
+export async function checkCommand(argv: readonly string[], env: Env = process.env): Promise<number> {
+  const { paths, mergeFlag } = splitArgs(argv);
+  const merge = parseMergeDomainConfig(mergeFlag, env);
+  if (paths.length === 0 || !merge.ok) {
+    if (!merge.ok) process.stderr.write(`sluice check: ${merge.error}\n`);
+    process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const loaded = await loadPolicies(paths);
+  const loaded = await loadPolicies(paths, { mergeDomains: merge.value });
   if (!loaded.ok) {
     for (const error of loaded.errors) process.stderr.write(`${formatPolicyError(error)}\n`);
     return 1;
   }
+  for (const warning of loaded.warnings) process.stderr.write(`${formatPolicyWarning(warning)}\n`);
   for (const summary of loaded.table.domains.values()) process.stdout.write(`${describeDomain(summary)}\n`);
   return 0;
+}
+
+function splitArgs(argv: readonly string[]): { paths: string[]; mergeFlag: string | undefined } {
+  const paths: string[] = [];
+  let mergeFlag: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === MERGE_FLAG) mergeFlag = argv[++i] ?? "";
+    else if (arg.startsWith(`${MERGE_FLAG}=`)) mergeFlag = arg.slice(MERGE_FLAG.length + 1);
+    else paths.push(arg);
+  }
+  return { paths, mergeFlag };
 }

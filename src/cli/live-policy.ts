@@ -2,13 +2,16 @@ import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
 import { createPolicyReloader, type ReloadOutcome } from "../policy/policy-reloader.ts";
-import type { PolicyTable } from "../policy/policy-types.ts";
+import type { PolicyError, PolicyTable } from "../policy/policy-types.ts";
 import { watchPolicyPaths } from "../policy/policy-watcher.ts";
 
 export interface LivePolicyOptions {
   readonly paths: readonly string[];
-  /** The table `serve` loaded and validated before starting. */
+  /** The table `serve` loaded and validated before starting, and the warnings that load gave. */
   readonly initial: PolicyTable;
+  readonly initialWarnings?: readonly PolicyError[];
+  /** Files naming one domain are merged (MERGE_DOMAIN_CONFIG), on every reload as at start. */
+  readonly mergeDomains?: boolean;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Wall-clock time in ms, for the last-success timestamp. */
@@ -35,12 +38,14 @@ export async function startLivePolicy(options: LivePolicyOptions): Promise<LiveP
   const { metrics, logger } = options;
   const now = options.now ?? Date.now;
   metrics.recordPolicyLoaded({ generation: 1, atMs: now(), reload: false });
+  logWarnings(logger, options.initialWarnings ?? [], 1);
 
   const reloader = createPolicyReloader({
     initial: options.initial,
-    load: () => loadPolicies(options.paths),
+    load: () => loadPolicies(options.paths, { mergeDomains: options.mergeDomains }),
     onReload(outcome, trigger) {
       if (outcome.ok) {
+        logWarnings(logger, outcome.warnings, outcome.generation);
         metrics.recordPolicyLoaded({ generation: outcome.generation, atMs: now(), reload: true });
         logger.info(
           { trigger, generation: outcome.generation, domains: [...outcome.table.domains.keys()] },
@@ -75,4 +80,11 @@ export async function startLivePolicy(options: LivePolicyOptions): Promise<LiveP
       watcher.close();
     },
   };
+}
+
+/** One line per warning, at each load: a policy that loads only because the reference accepts it. */
+function logWarnings(logger: Logger, warnings: readonly PolicyError[], generation: number): void {
+  for (const { file, path, message } of warnings) {
+    logger.warn({ generation, file, path, warning: message }, "policy loaded with a warning");
+  }
 }

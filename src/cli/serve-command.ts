@@ -40,7 +40,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   const settings = parsed.settings;
   const logger = createLogger(env.SLUICE_LOG_LEVEL);
 
-  const loaded = await loadPolicies(settings.policyPaths);
+  const loaded = await loadPolicies(settings.policyPaths, { mergeDomains: settings.mergeDomainConfig });
   if (!loaded.ok) {
     for (const error of loaded.errors) process.stderr.write(`sluice serve: ${formatPolicyError(error)}\n`);
     logger.error({ errors: loaded.errors.length }, "policy failed to load; not starting");
@@ -72,6 +72,8 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   const livePolicy = await startLivePolicy({
     paths: settings.policyPaths,
     initial: loaded.table,
+    initialWarnings: loaded.warnings,
+    mergeDomains: settings.mergeDomainConfig,
     metrics,
     logger,
   });

@@ -32,12 +32,8 @@ describe("loadPolicies: each failure fixture names its file and key path", () =>
   it.each<[string, string[]]>([
     [
       "bad-unknown-key.yaml",
-      [
-        `descriptors[0].rate_limit.requests_per_minute: unknown key (allowed here: ${LIMIT_KEYS})`,
-        "descriptors[0].rate_limit.requests_per_unit: required unless unlimited is true",
-      ],
+      [`descriptors[0].rate_limit.requests_per_minute: unknown key (allowed here: ${LIMIT_KEYS})`],
     ],
-    ["bad-duplicate-key.yaml", ["descriptors[0].rate_limit.unit: duplicate key"]],
     [
       "bad-unit.yaml",
       [`descriptors[0].rate_limit.unit: invalid unit 'fortnight' (expected one of ${UNITS})`],
@@ -84,8 +80,7 @@ describe("loadPolicies: each failure fixture names its file and key path", () =>
       [
         "descriptors[0].rate_limit.requests_per_unit: must be between 0 and 4294967295, got -1",
         "descriptors[1].rate_limit.requests_per_unit: must be a whole number, got 2.5",
-        "descriptors[2].rate_limit.requests_per_unit: required unless unlimited is true",
-        "descriptors[3].rate_limit.requests_per_unit: must be between 0 and 4294967295, got 4294967296",
+        "descriptors[2].rate_limit.requests_per_unit: must be between 0 and 4294967295, got 4294967296",
       ],
     ],
     [
@@ -118,7 +113,7 @@ describe("loadPolicies: each failure fixture names its file and key path", () =>
   it("names both files of a duplicate domain", async () => {
     const [a, b] = [fixture("dup-domain-a.yaml"), fixture("dup-domain-b.yaml")];
     expect(messages(await loadPolicies([a, b]))).toEqual([
-      `${b}: domain: duplicate domain 'dup' (also defined in ${a})`,
+      `${b}: domain: duplicate domain 'dup' (also defined in ${a}); set --merge-domain-config true to merge files of one domain`,
     ]);
   });
 
@@ -129,6 +124,86 @@ describe("loadPolicies: each failure fixture names its file and key path", () =>
       `${fixture("bad-unit.yaml")}: descriptors[0].rate_limit.unit: invalid unit 'fortnight' (expected one of ${UNITS})`,
       `${fixture("bad-missing-key.yaml")}: descriptors[0].key: required`,
     ]);
+  });
+});
+
+describe("loadPolicies: what the reference loads leniently loads here, with a warning naming file and path", () => {
+  it.each<[string, string[]]>([
+    [
+      "warn-duplicate-key.yaml",
+      ["descriptors[0].rate_limit.unit: duplicate key; the last one is used, as envoyproxy/ratelimit does"],
+    ],
+    [
+      "warn-missing-requests-per-unit.yaml",
+      [
+        "descriptors[0].rate_limit.requests_per_unit: missing; read as 0 as envoyproxy/ratelimit does, so every request this rule matches is over the limit",
+      ],
+    ],
+    [
+      "warn-second-document.yaml",
+      [
+        "line 7, column 1: a second YAML document; it and any after it are ignored, as envoyproxy/ratelimit ignores them (one file holds one domain)",
+      ],
+    ],
+    [
+      "warn-share-threshold-key.yaml",
+      [expect.stringMatching(/^descriptors\[0\]\.share_threshold: on key 'files\*' without a value; /)],
+    ],
+  ])("%s", async (name, expected) => {
+    const file = fixture(name);
+    const result = await loadPolicies([file]);
+    expect(messages(result)).toEqual([]);
+    expect(result.ok && result.warnings.map(formatPolicyError)).toEqual(
+      expected.map((message) =>
+        typeof message === "string" ? `${file}: ${message}` : expect.stringContaining(file),
+      ),
+    );
+    expect(result.ok && [...result.table.domains.keys()]).toEqual(["lenient"]);
+  });
+
+  it("matches the last of a repeated key: the duplicate-key fixture limits per hour", async () => {
+    const rule = (await loadTable(fixture("warn-duplicate-key.yaml"))).match("lenient", [
+      { key: "tenant", value: "t" },
+    ]);
+    expect(rule?.windows).toEqual([{ unit: "hour", requestsPerUnit: 10, name: undefined, replaces: [] }]);
+  });
+});
+
+describe("loadPolicies: files of one domain with mergeDomains (MERGE_DOMAIN_CONFIG)", () => {
+  const [a, b] = [fixture("dup-domain-a.yaml"), fixture("dup-domain-b.yaml")];
+
+  it("merges their rules into one domain naming both files", async () => {
+    const result = await loadPolicies([a, b], { mergeDomains: true });
+    if (!result.ok) throw new Error(messages(result).join("\n"));
+    expect(describeDomain(result.table.domains.get("dup") ?? { domain: "", file: "", ruleCount: 0 })).toBe(
+      `dup: 2 rules (${a}, ${b})`,
+    );
+    expect(result.table.match("dup", [{ key: "a", value: "1" }])).toBeDefined();
+    expect(result.table.match("dup", [{ key: "b", value: "1" }])).toBeDefined();
+  });
+
+  it("refuses a descriptor both files define, as the reference does", async () => {
+    const result = await loadPolicies([a, a.replace("dup-domain-a", "dup-domain-a-again")], {
+      mergeDomains: true,
+    });
+    expect(messages(result)).toEqual([
+      expect.stringMatching(
+        /dup-domain-a-again\.yaml: descriptors\[0\]: duplicate descriptor 'a' in domain 'dup' \(already at descriptors\[0\] of .*dup-domain-a\.yaml\)$/,
+      ),
+    ]);
+  });
+
+  it("refuses two different failure policies for one domain", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sluice-merge-"));
+    try {
+      await writeFile(join(dir, "a.yaml"), "domain: m\nfailure_policy: allow\ndescriptors: [{ key: a }]\n");
+      await writeFile(join(dir, "b.yaml"), "domain: m\nfailure_policy: deny\ndescriptors: [{ key: b }]\n");
+      expect(messages(await loadPolicies([dir], { mergeDomains: true }))).toEqual([
+        `${join(dir, "b.yaml")}: failure_policy: 'deny' conflicts with 'allow' set for domain 'm' in ${join(dir, "a.yaml")}`,
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { buildPolicyTable } from "./build-policy-table.ts";
+import { type BuildPolicyOptions, buildPolicyTable } from "./build-policy-table.ts";
 import { ROOT_PATH } from "./key-path.ts";
 import type { PolicyError, PolicyLoadResult } from "./policy-types.ts";
 import { readPolicySources } from "./read-policy-sources.ts";
@@ -8,9 +8,12 @@ import { readPolicySources } from "./read-policy-sources.ts";
  * read). Returns the compiled table, or every error found across every file: unreadable files
  * and YAML syntax errors as well as policy mistakes, each with its file and key path.
  */
-export async function loadPolicies(paths: readonly string[]): Promise<PolicyLoadResult> {
+export async function loadPolicies(
+  paths: readonly string[],
+  options: BuildPolicyOptions = {},
+): Promise<PolicyLoadResult> {
   const { sources, errors } = await readPolicySources(paths);
-  const built = buildPolicyTable(sources);
+  const built = buildPolicyTable(sources, options);
   if (errors.length === 0) return built.ok && built.table.domains.size === 0 ? noDomain(paths) : built;
   return { ok: false, errors: built.ok ? errors : [...errors, ...built.errors] };
 }

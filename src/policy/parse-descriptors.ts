@@ -74,7 +74,13 @@ function parseDescriptor(reader: YamlReader, item: Field, depth: number): Descri
     return (flagField && reader.boolean(flagField)) ?? fallback;
   };
   const shareThreshold = flag("share_threshold", false);
-  if (shareThreshold && !value?.includes("*")) {
+  if (shareThreshold && value === undefined && key?.endsWith("*")) {
+    // The reference checks that `key_value`, or the key alone, ends in '*', so it loads this.
+    reader.warn(
+      keyPath(item.path, "share_threshold"),
+      `on key '${key}' without a value; loaded as envoyproxy/ratelimit loads it, but Sluice matches keys literally and shares counters only across a wildcard value, so this rule counts entries whose key is exactly '${key}' (write key: ${key.slice(0, -1)}, value: '*' for a shared counter)`,
+    );
+  } else if (shareThreshold && !value?.includes("*")) {
     reader.fail(
       keyPath(item.path, "share_threshold"),
       "needs a wildcard value (one containing '*') to share a counter across",

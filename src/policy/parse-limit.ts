@@ -30,7 +30,7 @@ export function parseLimit(reader: YamlReader, fields: ReadonlyMap<string, Field
     return undefined;
   }
   if (single) {
-    const limit = parseOneLimit(reader, single);
+    const limit = parseOneLimit(reader, single, { countDefaultsToZero: true });
     if (!limit) return undefined;
     return limit.unlimited
       ? { kind: "unlimited", name: limit.name, replaces: limit.replaces }
@@ -50,7 +50,7 @@ function parseLimitList(reader: YamlReader, field: Field): LimitSpec | undefined
   const unitAt = new Map<string, string>();
   let valid = true;
   for (const item of items) {
-    const limit = parseOneLimit(reader, item);
+    const limit = parseOneLimit(reader, item, { countDefaultsToZero: false });
     if (!limit) {
       valid = false;
     } else if (limit.unlimited) {
@@ -74,7 +74,15 @@ function parseLimitList(reader: YamlReader, field: Field): LimitSpec | undefined
   return valid ? { kind: "windows", windows } : undefined;
 }
 
-function parseOneLimit(reader: YamlReader, field: Field): OneLimit | undefined {
+/**
+ * `countDefaultsToZero`: a missing `requests_per_unit` reads as 0 with a warning, as the reference
+ * reads its `rate_limit` (a uint32 field left at its zero value); Sluice's own `rate_limits` stays strict.
+ */
+function parseOneLimit(
+  reader: YamlReader,
+  field: Field,
+  { countDefaultsToZero }: { countDefaultsToZero: boolean },
+): OneLimit | undefined {
   const fields = reader.mapping(field.node, field.path, LIMIT_KEYS);
   if (!fields) return undefined;
   const unlimitedField = fields.get("unlimited");
@@ -108,8 +116,16 @@ function parseOneLimit(reader: YamlReader, field: Field): OneLimit | undefined {
     }
   }
   let requestsPerUnit: number | undefined;
-  if (!countField) reader.fail(keyPath(field.path, "requests_per_unit"), "required unless unlimited is true");
-  else requestsPerUnit = reader.uint32(countField);
+  if (countField) requestsPerUnit = reader.uint32(countField);
+  else if (!countDefaultsToZero) {
+    reader.fail(keyPath(field.path, "requests_per_unit"), "required unless unlimited is true");
+  } else {
+    requestsPerUnit = 0;
+    reader.warn(
+      keyPath(field.path, "requests_per_unit"),
+      "missing; read as 0 as envoyproxy/ratelimit does, so every request this rule matches is over the limit",
+    );
+  }
 
   if (unit === undefined || requestsPerUnit === undefined || !replaces) return undefined;
   return { unlimited: false, window: { unit, requestsPerUnit, name, replaces } };

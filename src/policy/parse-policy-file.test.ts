@@ -70,15 +70,74 @@ describe("parsePolicyFile: what loads", () => {
   });
 });
 
+describe("parsePolicyFile: what the reference loads leniently, loaded alike with a warning", () => {
+  const warningsOf = (text: string): string[] => {
+    const parsed = parsePolicyFile("p.yaml", text);
+    if (!parsed.ok) throw new Error(parsed.errors.map(formatPolicyError).join("\n"));
+    return parsed.warnings.map(formatPolicyError);
+  };
+
+  it("keeps the last of a repeated key (yaml.v2 Unmarshal), warning at the repeat", () => {
+    const text = node("    rate_limit:\n      unit: minute\n      requests_per_unit: 10\n      unit: hour\n");
+    const parsed = parsePolicyFile("p.yaml", text);
+    expect(parsed.ok && parsed.spec.descriptors[0]?.limit).toEqual({
+      kind: "windows",
+      windows: [{ unit: "hour", requestsPerUnit: 10, name: undefined, replaces: [] }],
+    });
+    expect(warningsOf(text)).toEqual([
+      "p.yaml: descriptors[0].rate_limit.unit: duplicate key; the last one is used, as envoyproxy/ratelimit does",
+    ]);
+  });
+
+  it("lets a repeated key's null value clear the field, as yaml.v2 does", () => {
+    const parsed = parsePolicyFile("p.yaml", node("    value: x\n    value:\n"));
+    expect(parsed.ok && parsed.spec.descriptors[0]?.value).toBeUndefined();
+  });
+
+  it("reads a rate_limit without requests_per_unit as 0, which refuses every request", () => {
+    const text = node("    rate_limit: { unit: minute }\n");
+    const parsed = parsePolicyFile("p.yaml", text);
+    expect(parsed.ok && parsed.spec.descriptors[0]?.limit).toEqual({
+      kind: "windows",
+      windows: [{ unit: "minute", requestsPerUnit: 0, name: undefined, replaces: [] }],
+    });
+    expect(warningsOf(text)).toEqual([
+      "p.yaml: descriptors[0].rate_limit.requests_per_unit: missing; read as 0 as envoyproxy/ratelimit does, so every request this rule matches is over the limit",
+    ]);
+  });
+
+  it("reads only the first of several documents, as yaml.v2 Unmarshal does", () => {
+    const text = "domain: a\n---\ndomain: b\n";
+    const parsed = parsePolicyFile("p.yaml", text);
+    expect(parsed.ok && parsed.spec.domain).toBe("a");
+    expect(warningsOf(text)).toEqual([
+      "p.yaml: line 2, column 1: a second YAML document; it and any after it are ignored, as envoyproxy/ratelimit ignores them (one file holds one domain)",
+    ]);
+  });
+
+  it("ignores YAML errors inside a document after the first, as the reference never reads it", () => {
+    expect(warningsOf("domain: a\n---\n[unclosed\n")).toHaveLength(1);
+  });
+
+  it("loads share_threshold on a key ending in '*' (the reference's test is the key_value ending in '*')", () => {
+    const text =
+      "domain: d\ndescriptors:\n  - key: 'files*'\n    share_threshold: true\n    rate_limit: { unit: minute, requests_per_unit: 1 }\n";
+    const parsed = parsePolicyFile("p.yaml", text);
+    expect(parsed.ok && parsed.spec.descriptors[0]?.key).toBe("files*");
+    expect(warningsOf(text)).toEqual([
+      "p.yaml: descriptors[0].share_threshold: on key 'files*' without a value; loaded as envoyproxy/ratelimit loads it, but Sluice matches keys literally and shares counters only across a wildcard value, so this rule counts entries whose key is exactly 'files*' (write key: files, value: '*' for a shared counter)",
+    ]);
+  });
+
+  it("warns about nothing in a strict file", () => {
+    expect(warningsOf(node("    rate_limit: { unit: minute, requests_per_unit: 1 }\n"))).toEqual([]);
+  });
+});
+
 describe("parsePolicyFile: what is refused", () => {
   it.each<[string, string, string[]]>([
     ["an empty file", "", ["domain: required (the file is empty)"]],
     ["a comment-only file", "# nothing\n", ["domain: required (the file is empty)"]],
-    [
-      "two documents",
-      "domain: a\n---\ndomain: b\n",
-      ["line 2, column 1: a policy file holds one YAML document (one domain)"],
-    ],
     ["a list at the top", "- a\n", ["(root): expected a mapping with domain and descriptors"]],
     [
       "a collection as a key",
@@ -150,6 +209,18 @@ describe("parsePolicyFile: what is refused", () => {
       "an unlimited limit replacing itself",
       node("    rate_limit: { unlimited: true, name: u, replaces: [{ name: u }] }\n"),
       ["descriptors[0].rate_limit.replaces[0].name: a limit cannot replace itself ('u')"],
+    ],
+    [
+      "a rate_limits entry without requests_per_unit (Sluice's own form stays strict)",
+      node("    rate_limits: [{ unit: minute }]\n"),
+      ["descriptors[0].rate_limits[0].requests_per_unit: required unless unlimited is true"],
+    ],
+    [
+      "share_threshold on a value without '*'",
+      node("    value: eng\n    share_threshold: true\n"),
+      [
+        "descriptors[0].share_threshold: needs a wildcard value (one containing '*') to share a counter across",
+      ],
     ],
     [
       "a limit with no unit",

@@ -10,12 +10,13 @@ import { YamlReader } from "./yaml-reader.ts";
 const ROOT_KEYS: ReadonlySet<string> = new Set(["domain", "descriptors", "failure_policy"]);
 
 export type PolicyFileResult =
-  | { readonly ok: true; readonly spec: PolicySpec }
+  | { readonly ok: true; readonly spec: PolicySpec; readonly warnings: readonly PolicyError[] }
   | { readonly ok: false; readonly errors: readonly PolicyError[] };
 
 /**
  * Parses and validates one policy file's text (pure: no file system). Reports every error the
- * file has, each at its key path, rather than the first one only.
+ * file has, each at its key path, rather than the first one only; a file that loads may carry
+ * warnings, for what the reference service accepts and Sluice therefore reads as it does.
  */
 export function parsePolicyFile(file: string, text: string): PolicyFileResult {
   const yaml = parsePolicyYaml(file, text);
@@ -46,5 +47,9 @@ export function parsePolicyFile(file: string, text: string): PolicyFileResult {
     }
   }
   if (reader.errors.length > 0 || domain === undefined) return { ok: false, errors: reader.errors };
-  return { ok: true, spec: { file, domain, descriptors, failurePolicy } };
+  return {
+    ok: true,
+    spec: { file, domain, descriptors, failurePolicy },
+    warnings: [...yaml.warnings, ...reader.warnings],
+  };
 }

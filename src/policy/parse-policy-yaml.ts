@@ -17,9 +17,12 @@ export const MAX_INDENT_COLUMNS = 512;
  */
 export const MAX_ALIAS_COUNT = 100;
 
-/** The one YAML document of a policy file; `undefined` for a file with no content (only comments, say). */
+/**
+ * The first YAML document of a policy file; `undefined` for a file with no content (only comments,
+ * say). `warnings` says when later documents were ignored.
+ */
 export type PolicyYamlResult =
-  | { readonly ok: true; readonly doc: Document | undefined }
+  | { readonly ok: true; readonly doc: Document | undefined; readonly warnings: readonly PolicyError[] }
   | { readonly ok: false; readonly errors: readonly PolicyError[] };
 
 /**
@@ -57,24 +60,27 @@ export function parsePolicyYaml(file: string, text: string): PolicyYamlResult {
     return `line ${line}, column ${col}`;
   };
 
-  const errors: PolicyError[] = [];
-  for (const doc of docs) {
-    for (const error of doc.errors)
-      errors.push({ file, path: at(error.pos[0]), message: `YAML: ${error.message}` });
-  }
-  // A trailing `---` or `...` leaves an empty document behind; only a second one with content is an error.
-  const second = docs.slice(1).find((doc) => !isEmptyDocument(doc));
-  if (second) {
-    errors.push({
-      file,
-      path: at(second.range[0]),
-      message: "a policy file holds one YAML document (one domain)",
-    });
-  }
-  if (errors.length > 0) return { ok: false, errors };
-
+  // yaml.v2's Unmarshal, which the reference uses, decodes the first document and never reads
+  // past it: later documents, even broken ones, are ignored there, so here too (with a warning).
   const doc = docs[0];
-  if (!doc || isEmptyDocument(doc)) return { ok: true, doc: undefined };
+  const errors = (doc?.errors ?? []).map(
+    (error): PolicyError => ({ file, path: at(error.pos[0]), message: `YAML: ${error.message}` }),
+  );
+  if (errors.length > 0) return { ok: false, errors };
+  // A trailing `---` or `...` leaves an empty document behind; only a second one with content is worth a word.
+  const second = docs.slice(1).find((later) => later.errors.length > 0 || !isEmptyDocument(later));
+  const warnings: PolicyError[] = second
+    ? [
+        {
+          file,
+          path: at(second.range[0]),
+          message:
+            "a second YAML document; it and any after it are ignored, as envoyproxy/ratelimit ignores them (one file holds one domain)",
+        },
+      ]
+    : [];
+
+  if (!doc || isEmptyDocument(doc)) return { ok: true, doc: undefined, warnings };
   // Expanding once through toJS() applies the yaml package's alias-bomb guard and finds aliases
   // with no anchor, before YamlReader expands aliases itself.
   try {
@@ -89,7 +95,7 @@ export function parsePolicyYaml(file: string, text: string): PolicyYamlResult {
     }
     return fail(ROOT_PATH, `YAML: ${message}`);
   }
-  return { ok: true, doc };
+  return { ok: true, doc, warnings };
 }
 
 function isEmptyDocument(doc: Document): boolean {

@@ -10,7 +10,7 @@ function table(name: string): PolicyTable {
   };
 }
 
-const ok = (t: PolicyTable): PolicyLoadResult => ({ ok: true, table: t, files: [] });
+const ok = (t: PolicyTable): PolicyLoadResult => ({ ok: true, table: t, files: [], warnings: [] });
 const broken: PolicyLoadResult = {
   ok: false,
   errors: [{ file: "api.yaml", path: "descriptors[0].rate_limit.unit", message: "unknown unit" }],

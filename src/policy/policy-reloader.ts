@@ -1,7 +1,13 @@
 import type { PolicyError, PolicyLoadResult, PolicyTable } from "./policy-types.ts";
 
 export type ReloadOutcome =
-  | { readonly ok: true; readonly generation: number; readonly table: PolicyTable }
+  | {
+      readonly ok: true;
+      readonly generation: number;
+      readonly table: PolicyTable;
+      /** The loaded policy's warnings (see PolicyLoadResult). */
+      readonly warnings: readonly PolicyError[];
+    }
   | { readonly ok: false; readonly generation: number; readonly errors: readonly PolicyError[] };
 
 export interface PolicyReloaderOptions {
@@ -47,7 +53,7 @@ export function createPolicyReloader(options: PolicyReloaderOptions): PolicyRelo
     if (loaded.ok) {
       table = loaded.table;
       generation += 1;
-      outcome = { ok: true, generation, table };
+      outcome = { ok: true, generation, table, warnings: loaded.warnings };
     } else {
       outcome = { ok: false, generation, errors: loaded.errors };
     }

@@ -82,9 +82,20 @@ export interface PolicyError {
 }
 
 export type PolicyLoadResult =
-  | { readonly ok: true; readonly table: PolicyTable; readonly files: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly table: PolicyTable;
+      readonly files: readonly string[];
+      /** What loaded only because the reference service accepts it (same shape as errors). */
+      readonly warnings: readonly PolicyError[];
+    }
   | { readonly ok: false; readonly errors: readonly PolicyError[] };
 
 export function formatPolicyError(error: PolicyError): string {
   return `${error.file}: ${error.path}: ${error.message}`;
+}
+
+/** A warning as `sluice check` prints it: `WARNING: api.yaml: descriptors[0]...: message`. */
+export function formatPolicyWarning(warning: PolicyError): string {
+  return `WARNING: ${formatPolicyError(warning)}`;
 }

@@ -21,6 +21,8 @@ const UINT32_MAX = 0xffff_ffff;
 export class YamlReader {
   readonly file: string;
   readonly errors: PolicyError[] = [];
+  /** What loads as the reference service loads it but deserves a look (see `warn`). */
+  readonly warnings: PolicyError[] = [];
   readonly #doc: Document;
 
   constructor(file: string, doc: Document) {
@@ -33,9 +35,18 @@ export class YamlReader {
   }
 
   /**
-   * The fields of a mapping, keyed by name. Unknown and repeated keys are reported here, and a
-   * `null` value counts as absent (yaml.v2 leaves such a field at its zero value). YAML merge
-   * keys (`<<: *defaults`) are honoured, as yaml.v2 honours them; explicit keys win.
+   * Records something envoyproxy/ratelimit accepts and Sluice therefore accepts too, read the way
+   * the reference reads it: a config that loads there must load here, but the operator is told.
+   */
+  warn(path: string, message: string): void {
+    this.warnings.push({ file: this.file, path, message });
+  }
+
+  /**
+   * The fields of a mapping, keyed by name. Unknown keys are reported here, and a `null` value
+   * counts as absent (yaml.v2 leaves such a field at its zero value). A repeated key is a warning
+   * and the last one wins, as in yaml.v2's (non-strict) Unmarshal, which the reference uses. YAML
+   * merge keys (`<<: *defaults`) are honoured, as yaml.v2 honours them; explicit keys win.
    */
   mapping(node: Node, path: string, allowed: ReadonlySet<string>): Map<string, Field> | undefined {
     return this.#mapping(node, path, allowed, new Set());
@@ -135,17 +146,16 @@ export class YamlReader {
       }
       const name = typeof key.value === "string" ? key.value : (key.source ?? String(key.value));
       const at = keyPath(path, name);
-      if (explicit.has(name)) {
-        this.fail(at, "duplicate key");
-        continue;
-      }
+      const repeated = explicit.has(name);
       explicit.add(name);
       if (!allowed.has(name)) {
-        this.fail(at, `unknown key (allowed here: ${[...allowed].join(", ")})`);
+        if (!repeated) this.fail(at, `unknown key (allowed here: ${[...allowed].join(", ")})`);
         continue;
       }
+      if (repeated) this.warn(at, "duplicate key; the last one is used, as envoyproxy/ratelimit does");
       const value = this.#resolve(pair.value);
       if (value && !(isScalar(value) && value.value === null)) fields.set(name, { node: value, path: at });
+      else fields.delete(name);
     }
     for (const source of merges) this.#merge(fields, explicit, source, path, allowed, reading);
     reading.delete(map);
