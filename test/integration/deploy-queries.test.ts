@@ -1,16 +1,70 @@
 import { readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { declaredMetricNames, scrape } from "../support/metrics-text.ts";
+import { declaredMetricNames, sampledMetricNames, scrape } from "../support/metrics-text.ts";
 import { type PrometheusServer, startPrometheus } from "../support/prometheus-server.ts";
 import { labelValuesMetric, promqlMetricNames } from "../support/promql-metric-names.ts";
-import { createRlsClient } from "../support/rls-client.ts";
+import { type RedisServer, startRedis } from "../support/redis-server.ts";
+import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
+import { callOutcome } from "../support/steady-load.ts";
 
 /**
  * The shipped Grafana dashboard and alert rules must query metrics Sluice really exports: the
- * names come from a scrape of a running Sluice, and a real Prometheus must accept every expression.
+ * names come from a scrape of a running Sluice on Redis after traffic that gives every metric a
+ * series (decisions, leases queued, timed out and expired, the local cache, failure-policy
+ * fallbacks once Redis is gone), and a real Prometheus must accept every expression.
  */
+
+/** The metrics the dashboard must show and the alerts must watch, beyond decisions and latency. */
+const CONCURRENCY = [
+  "sluice_concurrency_leases",
+  "sluice_concurrency_queue_wait_seconds_bucket",
+  "sluice_concurrency_queue_timeouts_total",
+  "sluice_concurrency_expired_leases_total",
+];
+const FALLBACKS_AND_CIRCUITS = ["sluice_store_fallbacks_total", "sluice_store_open_circuits"];
+const LOCAL_CACHE = [
+  "sluice_local_cache_hits_total",
+  "sluice_local_cache_entries",
+  "sluice_local_cache_evictions_total",
+];
+
+/** One call of the `dashboard` domain (test/fixtures/dashboard/traffic.yaml). */
+function dashboardCall(key: string, value: string) {
+  return { domain: "dashboard", descriptors: [{ entries: [{ key, value }] }] };
+}
+
+/** Traffic that leaves a series behind for every metric the dashboard and alerts read. */
+async function driveEverySeries(client: RlsClient, redis: RedisServer): Promise<void> {
+  const outcome = (request: ReturnType<typeof dashboardCall>) => callOutcome(client, request, 2_000);
+  await outcome({ domain: "api", descriptors: [{ entries: [{ key: "api_key", value: "k" }] }] });
+  // Leases: one held, a second queued 100 ms and refused, the first left to expire (1 s ttl), then
+  // its release finds it expired.
+  const lease = (kind: string, id: string) => ({
+    domain: "dashboard",
+    descriptors: [
+      {
+        entries: [
+          { key: "tenant", value: "t" },
+          { key: kind, value: id },
+        ],
+      },
+    ],
+  });
+  expect(await outcome(lease("lease_acquire", "held"))).toMatch(/^OK/);
+  expect(await outcome(lease("lease_acquire", "queued"))).toMatch(/^OVER_LIMIT/);
+  await sleep(1_200);
+  await outcome(lease("lease_release", "held"));
+  // 1 an hour: near the limit, refused (now in the local cache of 1 entry), refused from the cache;
+  // a second user's refusal evicts the first's entry. The shadow rule would have refused its second.
+  for (const user of ["u1", "u1", "u1", "u2", "u2"]) await outcome(dashboardCall("user", user));
+  for (let i = 0; i < 2; i++) await outcome(dashboardCall("shadow", "s"));
+  // The domain's failure policy is `allow`: with Redis gone its calls are answered without it.
+  await redis.stop();
+  expect(await outcome(dashboardCall("user", "after-redis"))).toBe("OK");
+}
 
 interface Panel {
   title?: string;
@@ -44,25 +98,38 @@ function expandGrafanaVariables(expr: string): string {
 }
 
 describe("metric names in deploy/grafana and deploy/prometheus", () => {
+  let redis: RedisServer;
   let sluice: SluiceProcess;
   let prometheus: PrometheusServer;
+  /** Names with at least one series after the traffic: what a query of them finds. */
   let exported: Set<string>;
+  let declared: Set<string>;
 
   beforeAll(async () => {
-    sluice = await startSluice(["--policy", "deploy/policies/api.yaml"]);
+    redis = await startRedis();
+    sluice = await startSluice([
+      "--policy",
+      "deploy/policies/api.yaml",
+      "--policy",
+      "test/fixtures/dashboard/traffic.yaml",
+      "--redis-url",
+      redis.url,
+      "--local-cache-size",
+      "1",
+    ]);
     const client = createRlsClient(sluice.grpcAddress);
-    await client.shouldRateLimit({
-      domain: "api",
-      descriptors: [{ entries: [{ key: "api_key", value: "k" }] }],
-    });
+    await driveEverySeries(client, redis);
     client.close();
-    exported = declaredMetricNames(await scrape(sluice.adminUrl));
+    const text = await scrape(sluice.adminUrl);
+    exported = sampledMetricNames(text);
+    declared = declaredMetricNames(text);
     prometheus = await startPrometheus(new URL(sluice.adminUrl).host);
   });
 
   afterAll(async () => {
     await prometheus?.stop();
     await sluice?.stop();
+    await redis?.stop();
   });
 
   it("reads metric names out of PromQL, and a made-up name is not among the exported ones", () => {
@@ -78,6 +145,8 @@ describe("metric names in deploy/grafana and deploy/prometheus", () => {
     expect(exported.has("sluice_requests_total")).toBe(true);
     expect(exported.has("sluice_should_rate_limit_duration_seconds_bucket")).toBe(true);
     expect(exported.has("sluice_rule_decisions_total")).toBe(false);
+    // Sampled is stricter than declared: a labelled metric declares itself before its first event.
+    expect([...exported].filter((name) => !declared.has(name))).toEqual([]);
   });
 
   it("the dashboard queries only exported metrics, covering decisions, latency, store and reloads", async () => {
@@ -107,16 +176,28 @@ describe("metric names in deploy/grafana and deploy/prometheus", () => {
       "sluice_store_errors_total",
       "sluice_policy_reloads_total",
       "sluice_policy_generation",
+      ...CONCURRENCY,
+      ...FALLBACKS_AND_CIRCUITS,
+      ...LOCAL_CACHE,
     ]) {
       expect(used, `the dashboard should show ${name}`).toContain(name);
     }
   });
 
-  it("the alert rules query only exported metrics", async () => {
+  it("the alert rules query only exported metrics, and watch concurrency, fallbacks and circuits", async () => {
+    const used = new Set<string>();
     for (const { where, expr } of await alertQueries()) {
       for (const name of promqlMetricNames(expr)) {
+        used.add(name);
         expect(exported.has(name), `${where} reads ${name}, which Sluice does not export`).toBe(true);
       }
+    }
+    for (const name of [
+      "sluice_concurrency_queue_timeouts_total",
+      "sluice_concurrency_expired_leases_total",
+      ...FALLBACKS_AND_CIRCUITS,
+    ]) {
+      expect(used, `an alert should watch ${name}`).toContain(name);
     }
   });
 

@@ -40,3 +40,8 @@ export function declaredMetricNames(text: string): Set<string> {
   }
   return names;
 }
+
+/** Names of the metrics a scrape has at least one sample of, as PromQL sees them (`x_bucket`, not `x`). */
+export function sampledMetricNames(text: string): Set<string> {
+  return new Set([...parseSeries(text).keys()].map((series) => series.replace(/\{.*$/, "")));
+}
