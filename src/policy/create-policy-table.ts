@@ -1,3 +1,4 @@
+import { explainMatch } from "./explain-match.ts";
 import { matchDescriptor } from "./match-descriptor.ts";
 import type { CompiledDomain } from "./match-tree.ts";
 import type { DomainSummary, PolicyTable } from "./policy-types.ts";
@@ -25,5 +26,9 @@ export function createPolicyTable(domains: readonly CompiledDomain[]): PolicyTab
       return compiled && matchDescriptor(compiled, entries);
     },
     hasDomain: (domain) => byName.has(domain),
+    explain(domain, entries) {
+      const compiled = byName.get(domain);
+      return compiled && explainMatch(compiled, entries);
+    },
   } satisfies PolicyTable);
 }

@@ -1,5 +1,6 @@
 import type { CompiledDomain, MatchLevel, MatchNode } from "./match-tree.ts";
 import type { DescriptorEntry, MatchedRule } from "./policy-types.ts";
+import { statKeyWithValues } from "./stat-key.ts";
 
 /**
  * Matches one request descriptor against a compiled domain, as the reference service does: walk
@@ -26,6 +27,7 @@ export function matchDescriptor(
   return {
     ruleId: last.ruleIdHasValues ? ruleIdWithValues(path, entries, last.detailedMetric) : last.ruleId,
     counterId: counterId(domain.domain, path, entries),
+    statKey: last.statKeyHasValues ? statKeyWithValues(path, entries, last.detailedMetric) : last.statKey,
     windows: last.windows,
     unlimited: last.unlimited,
     unlimitedReplaces: last.unlimitedReplaces,
@@ -37,7 +39,7 @@ export function matchDescriptor(
   };
 }
 
-function findNode(level: MatchLevel, key: string, value: string): MatchNode | undefined {
+export function findNode(level: MatchLevel, key: string, value: string): MatchNode | undefined {
   // Policy keys never hold NUL, so such a key matches nothing; checking keeps `key NUL value` unambiguous.
   if (key.includes("\0")) return undefined;
   const exact = level.exact.get(`${key}\0${value}`);

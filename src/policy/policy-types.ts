@@ -1,4 +1,5 @@
 import type { ConcurrencyRule } from "./concurrency-limit.ts";
+import type { MatchExplanation } from "./explain-match.ts";
 import type { FailurePolicy } from "./failure-policy.ts";
 import type { Unit } from "./units.ts";
 
@@ -64,6 +65,12 @@ export interface PolicyTable {
    */
   match(domain: string, entries: readonly DescriptorEntry[]): MatchedRule | undefined;
   hasDomain(domain: string): boolean;
+  /**
+   * How a descriptor walks the domain's tree, entry by entry (explain-match.ts), for `sluice explain`
+   * and the admin's /explain and /usage; undefined for an unknown domain. Never on the decision
+   * path. Optional so that fakes of the table need not model the tree; createPolicyTable has it.
+   */
+  explain?(domain: string, entries: readonly DescriptorEntry[]): MatchExplanation | undefined;
 }
 
 export interface DomainSummary {
