@@ -142,6 +142,9 @@ describe("deploy/k8s manifests", () => {
     });
     // Room for a drain: the budget never blocks every eviction at the minimum replica count.
     expect(hpa.minReplicas).toBeGreaterThan(one("PodDisruptionBudget").spec.minAvailable);
+    // Nor while every pod is unready (Redis down, docs/operations-health.md): an unready pod
+    // answers nothing, so evicting it costs nothing.
+    expect(one("PodDisruptionBudget").spec.unhealthyPodEvictionPolicy).toBe("AlwaysAllow");
     expect(deployment.spec.template.spec.containers[0].resources.requests.cpu).toBeDefined();
   });
 });
