@@ -25,7 +25,8 @@ export interface GuardedLeaseStore extends LeaseStore {
  *
  * An acquire the guard stopped waiting for may still run in Redis later (a paused Redis runs what
  * waited in its socket when it resumes): it carries the caller's deadline, so the script then
- * refuses it instead of taking a lease no release would give back.
+ * refuses it once that has passed; one that runs sooner is given back by the release the store
+ * sends for every acquire it stopped waiting for (retried-lease-releases.ts).
  */
 export function guardLeaseStore(store: LeaseStore, options: GuardedLeaseStoreOptions): GuardedLeaseStore {
   const partitionOf = options.partitionOf ?? (() => "");

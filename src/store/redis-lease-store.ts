@@ -77,7 +77,8 @@ export class RedisLeaseStore implements LeaseStore {
         String(request.max),
         String(request.ttlMs),
         LEASE_RELEASE_CHANNEL,
-        options?.deadlineMs === undefined ? "" : String(Math.floor(options.deadlineMs)),
+        // A call without a deadline (gRPC's Infinity) is never late.
+        Number.isFinite(options?.deadlineMs) ? String(Math.floor(options?.deadlineMs as number)) : "",
       );
     } catch (error) {
       throw toStoreError(error);

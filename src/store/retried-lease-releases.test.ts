@@ -4,15 +4,21 @@ import { StoreError } from "./counter-store.ts";
 import type { LeaseStore } from "./lease-store.ts";
 import { MemoryLeaseStore } from "./memory-lease-store.ts";
 import { type DroppedReleaseReason, retryFailedReleases } from "./retried-lease-releases.ts";
+import { StoreGuardError } from "./store-guard.ts";
 
 const request = (leaseId: string) => ({ key: "k", leaseId, max: 2, ttlMs: 60_000 });
 
 /** A memory store whose releases fail transiently while `down` (or permanently, when `refuse`). */
 function flakyStore(time: ReturnType<typeof fakeTime>) {
   const memory = new MemoryLeaseStore({ clock: time.clock });
-  const state = { down: false, refuse: false, releaseCalls: 0 };
+  const state = { down: false, refuse: false, lateAnswer: false, releaseCalls: 0 };
   const store: LeaseStore = {
-    acquire: (r, o) => memory.acquire(r, o),
+    async acquire(r, o) {
+      const grant = await memory.acquire(r, o);
+      // Taken, but answered after the guard stopped waiting.
+      if (state.lateAnswer) throw new StoreGuardError("timeout", "no acquire reply in time");
+      return grant;
+    },
     release(key, leaseId) {
       state.releaseCalls++;
       if (state.refuse) return Promise.reject(new StoreError("WRONGTYPE", { transient: false }));
@@ -59,6 +65,18 @@ describe("retryFailedReleases", () => {
     expect((await retried.acquire(request("d"))).granted).toBe(true);
     expect(dropped).toEqual([]);
     expect(time.pending()).toBe(0);
+    await retried.close();
+  });
+
+  it("gives back a lease taken by an acquire whose answer came too late for its caller", async () => {
+    const { time, state, retried } = setUp();
+    state.lateAnswer = true;
+    await expect(retried.acquire(request("a"))).rejects.toThrow("in time");
+    await expect(retried.acquire(request("b"))).rejects.toThrow("in time");
+    state.lateAnswer = false;
+    await time.advance(250);
+    expect((await retried.acquire(request("c"))).granted).toBe(true);
+    expect((await retried.acquire(request("d"))).granted).toBe(true);
     await retried.close();
   });
 

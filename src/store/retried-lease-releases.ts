@@ -2,6 +2,7 @@ import type { Clock } from "../clock.ts";
 import type { Timers } from "../timers.ts";
 import { transientStoreError } from "./counter-store.ts";
 import type { LeaseStore } from "./lease-store.ts";
+import { fallbackReason } from "./store-guard.ts";
 
 /** Why a failed release was given up on: too many waiting, too old, or refused by the store. */
 export type DroppedReleaseReason = "full" | "age" | "rejected";
@@ -30,7 +31,9 @@ interface PendingRelease {
 
 /**
  * Releases that failed transiently (Redis paused, down, its circuit open) are kept and sent again
- * once the store answers, instead of leaving their leases held until lease_ttl. The caller still
+ * once the store answers, instead of leaving their leases held until lease_ttl. So is a release for
+ * each acquire that was sent but not answered in time: a paused Redis runs it when it resumes, and
+ * the lease it may take then belongs to a caller already answered without it. The caller still
  * sees the failure: Envoy does not act on a stream-done answer, and the failure policy is reported.
  *
  * A retry round starts every `retryIntervalMs` while releases wait, and at once after any call
@@ -39,6 +42,13 @@ interface PendingRelease {
  * (an id no longer held removes nothing), so a release that did reach the store before failing
  * its caller's wait does no harm when sent again.
  */
+/** A transient failure after the call was sent (not refused by the guard before sending). */
+function mayHaveRun(error: unknown): boolean {
+  if (transientStoreError(error) === undefined) return false;
+  const reason = fallbackReason(error);
+  return reason === "timeout" || reason === "error";
+}
+
 export function retryFailedReleases(store: LeaseStore, options: RetriedReleasesOptions): LeaseStore {
   const { clock, timers } = options;
   const pending = new Map<string, PendingRelease>();
@@ -98,7 +108,13 @@ export function retryFailedReleases(store: LeaseStore, options: RetriedReleasesO
   };
 
   return {
-    acquire: (request, call) => store.acquire(request, call).then(answered),
+    acquire: (request, call) =>
+      store.acquire(request, call).then(answered, (error: unknown) => {
+        // Sent but not answered in time: it may yet run and take a lease its caller, answered
+        // without it, will never give back. Releasing an id not held removes nothing.
+        if (mayHaveRun(error)) remember(request.key, request.leaseId);
+        throw error;
+      }),
     async release(key, leaseId, call) {
       try {
         return answered(await store.release(key, leaseId, call));
