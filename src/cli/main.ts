@@ -1,9 +1,11 @@
 import { checkCommand } from "./check-command.ts";
+import { EXPLAIN_HELP, explainCommand } from "./explain-command.ts";
 import { serveCommand } from "./serve-command.ts";
 
 const USAGE = `usage: sluice <command>
   serve --policy PATH [...]   serve envoy.service.ratelimit.v3 over gRPC (see sluice serve --help)
-  check PATH [...]            validate policy files and print one summary line per domain`;
+  check PATH [...]            validate policy files and print one summary line per domain
+  explain --domain D DESC...  what a call would meet now, counting nothing (sluice explain --help)`;
 
 /** Dispatches `sluice <command>`; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -18,6 +20,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       return serveCommand(rest, process.env);
     case "check":
       return checkCommand(rest);
+    case "explain":
+      if (rest.includes("--help")) {
+        process.stdout.write(`${EXPLAIN_HELP}\n`);
+        return 0;
+      }
+      return explainCommand(rest);
     case "--help":
     case "help":
       process.stdout.write(`${USAGE}\n`);

@@ -1,7 +1,9 @@
 import cluster from "node:cluster";
 import { systemClock } from "../clock.ts";
 import { startAdminServer } from "../edge/admin/admin-server.ts";
+import { explainRoutes } from "../edge/admin/explain-routes.ts";
 import { startGrpcServer } from "../edge/grpc/grpc-server.ts";
+import { createExplainer } from "../limiter/explain-call.ts";
 import { createRateLimiter } from "../limiter/rate-limiter.ts";
 import { startRefusedHitsFlush } from "../limiter/refused-hits.ts";
 import { createLogger } from "../log/logger.ts";
@@ -118,6 +120,15 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     limits: settings.requestLimits,
     ...fallback,
   });
+  // `sluice explain`, /explain and /usage: the limiter's plan and arithmetic, the store only peeked at.
+  const explainer = createExplainer({
+    policy,
+    store,
+    counterKey: fastPath.counterKey,
+    decideOptions: { headerStyle: settings.headerStyle, upstreamHeaders: settings.upstreamHeaders },
+    limits: settings.requestLimits,
+    clock: systemClock,
+  });
   // Calls carrying lease entries also take concurrency leases, kept where the counters are.
   const concurrency = addConcurrencyLimits(limiter, {
     storeSettings: storeSettings(settings, redisCa.ca),
@@ -176,6 +187,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
         startAdminServer(addr, {
           metrics,
           state: { notReady: readiness.notReady },
+          routes: [explainRoutes({ explainer, policy })],
         }),
       );
   if (!adminListening.ok) {

@@ -11,6 +11,12 @@ export interface AdminState {
   notReady(): string | undefined;
 }
 
+/**
+ * Routes served beside the built-in ones (explain-routes.ts): answers true when it took the request.
+ * Asked first, whatever the method, so a route may take POST.
+ */
+export type AdminRoute = (request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
+
 export interface RunningAdminServer {
   readonly port: number;
   close(): Promise<void>;
@@ -22,9 +28,14 @@ export interface RunningAdminServer {
  */
 export async function startAdminServer(
   addr: HostPort,
-  { metrics, state }: { metrics: Pick<Metrics, "registry">; state: AdminState },
+  {
+    metrics,
+    state,
+    routes = [],
+  }: { metrics: Pick<Metrics, "registry">; state: AdminState; routes?: readonly AdminRoute[] },
 ): Promise<RunningAdminServer> {
-  const server = createServer((request, response) => {
+  const server = createServer(async (request, response) => {
+    for (const extra of routes) if (await extra(request, response)) return;
     void route(request, response, metrics, state);
   });
   await new Promise<void>((resolve, reject) => {
