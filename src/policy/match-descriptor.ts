@@ -1,6 +1,5 @@
 import type { CompiledDomain, MatchLevel, MatchNode } from "./match-tree.ts";
 import type { DescriptorEntry, MatchedRule } from "./policy-types.ts";
-import { statKeyWithValues } from "./stat-key.ts";
 
 /**
  * Matches one request descriptor against a compiled domain, as the reference service does: walk
@@ -27,7 +26,6 @@ export function matchDescriptor(
   return {
     ruleId: last.ruleIdHasValues ? ruleIdWithValues(path, entries, last.detailedMetric) : last.ruleId,
     counterId: counterId(domain.domain, path, entries),
-    statKey: last.statKeyHasValues ? statKeyWithValues(path, entries, last.detailedMetric) : last.statKey,
     windows: last.windows,
     unlimited: last.unlimited,
     unlimitedReplaces: last.unlimitedReplaces,
