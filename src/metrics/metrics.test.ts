@@ -143,3 +143,60 @@ describe("createMetrics", () => {
     expect(misnamed.map(([, name]) => name)).toEqual([]);
   });
 });
+
+describe("envoyproxy/ratelimit's stat names (its default statsd→Prometheus mapping)", () => {
+  const reference = (
+    statKey: string[],
+    code: RuleOutcome["code"],
+    usedFraction: number,
+    hits: number,
+    shadow = false,
+  ) => ({
+    ...outcome("rule", code, usedFraction, shadow),
+    statKey,
+    hits,
+  });
+
+  it("counts hits per rule as ratelimit_service_rate_limit_* with domain, key1 and key2", async () => {
+    const metrics = createMetrics({ nearLimitRatio: 0.8 });
+    const decide = (outcomes: RuleOutcome[]) =>
+      metrics.recordDecision("mongo_cps", true, decision("OK", outcomes));
+    decide([reference(["mongo_cps", "database_users"], "OK", 0.5, 1)]);
+    decide([reference(["mongo_cps", "database_users"], "OK", 0.9, 2)]);
+    decide([reference(["mongo_cps", "database_users"], "OVER_LIMIT", 1.2, 3)]);
+    decide([reference(["mongo_cps", "message_type_marketing", "to_number"], "OVER_LIMIT", 2, 1, true)]);
+    const users = { domain: "mongo_cps", key1: "database_users", key2: "" };
+    const marketing = { domain: "mongo_cps", key1: "message_type_marketing", key2: "to_number" };
+    expect(await samples(metrics, "ratelimit_service_rate_limit_total_hits")).toEqual([
+      { labels: users, value: 6 },
+      { labels: marketing, value: 1 },
+    ]);
+    expect(await samples(metrics, "ratelimit_service_rate_limit_within_limit")).toEqual([
+      { labels: users, value: 3 },
+    ]);
+    expect(await samples(metrics, "ratelimit_service_rate_limit_near_limit")).toEqual([
+      { labels: users, value: 2 },
+    ]);
+    expect(await samples(metrics, "ratelimit_service_rate_limit_over_limit")).toEqual([
+      { labels: users, value: 3 },
+      { labels: marketing, value: 1 },
+    ]);
+    expect(await samples(metrics, "ratelimit_service_rate_limit_shadow_mode")).toEqual([
+      { labels: marketing, value: 1 },
+    ]);
+  });
+
+  it("joins levels past the second into key2, so a deep rule keeps one series of its own", async () => {
+    const metrics = createMetrics();
+    metrics.recordDecision("d", true, decision("OK", [reference(["d", "a_1", "b", "c_2"], "OK", 0.1, 1)]));
+    expect(await samples(metrics, "ratelimit_service_rate_limit_total_hits")).toEqual([
+      { labels: { domain: "d", key1: "a_1", key2: "b.c_2" }, value: 1 },
+    ]);
+  });
+
+  it("adds no reference series for an outcome without a stat key (an override, a concurrency lease)", async () => {
+    const metrics = createMetrics();
+    metrics.recordDecision("d", true, decision("OK", [outcome("rule", "OK", 0.1)]));
+    expect(await samples(metrics, "ratelimit_service_rate_limit_total_hits")).toEqual([]);
+  });
+});

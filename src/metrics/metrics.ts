@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { LeaseEvent } from "../limiter/lease-event.ts";
-import type { Decision } from "../limiter/limiter-types.ts";
+import type { Decision, RuleOutcome } from "../limiter/limiter-types.ts";
 import type { DroppedReleaseReason } from "../store/retried-lease-releases.ts";
 import { batchedCounter } from "./batched-counter.ts";
 import { batchedHistogram } from "./batched-histogram.ts";
@@ -108,6 +108,41 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["domain", "rule"] as const,
     registers,
   });
+  // envoyproxy/ratelimit's per-rule stats (ratelimit.service.rate_limit.DOMAIN.KEY.<stat>) under the
+  // names its default statsd→Prometheus mapping gives them (src/stats/prom/default_mapper.yaml), so
+  // dashboards and alerts built on the reference keep working. Hence no `_total`: the names are the
+  // mapping's. Counted in hits (hits_addend), as there. Labels come from the rule's key path
+  // (MatchedRule.statKey), with request values only under detailed_metric / value_to_metric, as there.
+  const referenceStat = (stat: string, what: string) =>
+    batchedCounter({
+      name: `ratelimit_service_rate_limit_${stat}`,
+      help: `envoyproxy/ratelimit's ${stat} stat: ${what}, by domain and rule key path (key1, then the deeper levels joined by '.' in key2).`,
+      labelNames: ["domain", "key1", "key2"] as const,
+      registers,
+    });
+  const reference = {
+    totalHits: referenceStat("total_hits", "hits charged to the rule"),
+    withinLimit: referenceStat("within_limit", "hits the rule let through"),
+    nearLimit: referenceStat(
+      "near_limit",
+      `hits let through with at least ${nearLimitRatio} of the window used`,
+    ),
+    overLimit: referenceStat("over_limit", "hits over the rule's limit (shadow rules included)"),
+    shadowMode: referenceStat("shadow_mode", "hits over a shadow-mode rule's limit, let through"),
+  };
+  const recordReferenceStats = (outcome: RuleOutcome, statKey: readonly string[]) => {
+    const [domain = "", key1 = ""] = statKey;
+    const key2 = statKey.length > 3 ? statKey.slice(2).join(".") : (statKey[2] ?? "");
+    const hits = outcome.hits ?? 1;
+    reference.totalHits.inc(domain, key1, key2, hits);
+    if (outcome.code === "OVER_LIMIT") {
+      reference.overLimit.inc(domain, key1, key2, hits);
+      if (outcome.shadow) reference.shadowMode.inc(domain, key1, key2, hits);
+      return;
+    }
+    reference.withinLimit.inc(domain, key1, key2, hits);
+    if (outcome.usedFraction >= nearLimitRatio) reference.nearLimit.inc(domain, key1, key2, hits);
+  };
   const errors = new Counter({
     name: "sluice_call_errors_total",
     help: "ShouldRateLimit calls answered with an error status, by kind.",
@@ -265,6 +300,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         if (outcome.shadow && outcome.code === "OVER_LIMIT") shadowOverLimit.inc(domainLabel, outcome.ruleId);
         if (outcome.code === "OK" && outcome.usedFraction >= nearLimitRatio)
           nearLimit.inc(domainLabel, outcome.ruleId);
+        if (outcome.statKey !== undefined) recordReferenceStats(outcome, outcome.statKey);
       }
     },
     recordError(kind) {

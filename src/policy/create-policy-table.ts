@@ -1,4 +1,5 @@
 import { explainMatch } from "./explain-match.ts";
+import { dumpDomains } from "./dump-policy.ts";
 import { matchDescriptor } from "./match-descriptor.ts";
 import type { CompiledDomain } from "./match-tree.ts";
 import type { DomainSummary, PolicyTable } from "./policy-types.ts";
@@ -26,6 +27,7 @@ export function createPolicyTable(domains: readonly CompiledDomain[]): PolicyTab
       return compiled && matchDescriptor(compiled, entries);
     },
     hasDomain: (domain) => byName.has(domain),
+    dump: () => dumpDomains(domains),
     explain(domain, entries) {
       const compiled = byName.get(domain);
       return compiled && explainMatch(compiled, entries);

@@ -1,5 +1,6 @@
 import type { CompiledDomain, MatchLevel, MatchNode } from "./match-tree.ts";
 import type { DescriptorEntry, MatchedRule } from "./policy-types.ts";
+import { statKeyWithValues } from "./stat-key.ts";
 
 /**
  * Matches one request descriptor against a compiled domain, as the reference service does: walk
@@ -26,6 +27,10 @@ export function matchDescriptor(
   return {
     ruleId: last.ruleIdHasValues ? ruleIdWithValues(path, entries, last.detailedMetric) : last.ruleId,
     counterId: counterId(domain.domain, path, entries),
+    // statKey[0] is the domain, which request values never change.
+    statKey: last.statKeyHasValues
+      ? [last.statKey[0] as string, ...statKeyWithValues(path, entries, last.detailedMetric)]
+      : last.statKey,
     windows: last.windows,
     unlimited: last.unlimited,
     unlimitedReplaces: last.unlimitedReplaces,

@@ -24,6 +24,13 @@ export interface MatchedRule {
    */
   readonly ruleId: string;
   /**
+   * The domain and the rule's path as envoyproxy/ratelimit names its stats, one `key_value` / `key`
+   * per level (stat-key.ts): bounded by the policy, with request values only under detailed_metric /
+   * value_to_metric, as there. Labels the reference-named metrics; a rule without one (a test's
+   * hand-built rule) adds none.
+   */
+  readonly statKey?: readonly string[] | undefined;
+  /**
    * Identity of the counter, before hashing: domain plus the entries that select the counter
    * (the request's value for bare keys and wildcards, the pattern when `share_threshold` is set).
    * Equal identities share one counter; it does not depend on the policy's generation, so
@@ -65,6 +72,11 @@ export interface PolicyTable {
    */
   match(domain: string, entries: readonly DescriptorEntry[]): MatchedRule | undefined;
   hasDomain(domain: string): boolean;
+  /**
+   * Every limit, one line each, as envoyproxy/ratelimit's /rlconfig lists them (dump-policy.ts).
+   * Optional so that fakes of the table need not model it; createPolicyTable has it.
+   */
+  dump?(): string;
   /**
    * How a descriptor walks the domain's tree, entry by entry (explain-match.ts), for `sluice explain`
    * and the admin's /explain and /usage; undefined for an unknown domain. Never on the decision
