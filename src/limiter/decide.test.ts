@@ -191,8 +191,8 @@ describe("decide", () => {
       });
       expect(headers(d.responseHeaders)["X-RateLimit-Limit"]).toBe("20");
       expect(d.outcomes).toEqual([
-        { ruleId: "trial", code: "OVER_LIMIT", shadow: true, usedFraction: 9 / 5 },
-        { ruleId: "free", code: "OK", shadow: false, usedFraction: 12 / 20 },
+        { ruleId: "trial", code: "OVER_LIMIT", shadow: true, usedFraction: 9 / 5, hits: 1 },
+        { ruleId: "free", code: "OK", shadow: false, usedFraction: 12 / 20, hits: 1 },
       ]);
     });
 

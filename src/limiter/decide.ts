@@ -3,7 +3,7 @@ import { descriptorBinding, latestRetry, leastRemaining } from "./binding-window
 import { blockingWindows, type DescriptorReports } from "./blocking-windows.ts";
 import type { Decision, DescriptorStatus, HeaderStyle, RuleOutcome } from "./limiter-types.ts";
 import { overLimitResponse } from "./over-limit-body.ts";
-import type { ChargePlan, UnchargedReason } from "./plan-charges.ts";
+import type { ChargedDescriptor, ChargePlan, UnchargedReason } from "./plan-charges.ts";
 import { rateLimitHeaders } from "./rate-limit-headers.ts";
 import { reportWindows, usedFraction, type WindowReport } from "./window-report.ts";
 
@@ -28,12 +28,16 @@ export const UNLIMITED_REMAINING = 4_294_967_295;
  */
 export function decide(plan: ChargePlan, result: ChargeResult | undefined, options: DecideOptions): Decision {
   const nowMs = result?.nowMs ?? 0;
-  const charged: (DescriptorReports & { ruleId: string; admission: DescriptorMode })[] = [];
+  const charged: (DescriptorReports &
+    Pick<ChargedDescriptor, "ruleId" | "statKey" | "cost"> & {
+      admission: DescriptorMode;
+    })[] = [];
   const statuses = plan.descriptors.map((planned): DescriptorStatus => {
     if (planned.kind === "uncharged") return uncharged(planned.reason);
     const reports = reportWindows(planned, result?.counts[planned.chargeIndex], nowMs);
     const admission = plan.charges[planned.chargeIndex]?.mode ?? planned.mode;
-    charged.push({ ruleId: planned.ruleId, mode: planned.mode, admission, reports });
+    const { ruleId, statKey, cost, mode } = planned;
+    charged.push({ ruleId, statKey, cost, mode, admission, reports });
     return chargedStatus(planned.mode === "shadow", reports);
   });
   const outcomes = charged.map(outcome);
@@ -90,10 +94,14 @@ function chargedStatus(shadow: boolean, reports: readonly WindowReport[]): Descr
  * For metrics, a rule's would-be code: OVER_LIMIT when any of its windows failed, even for shadow
  * rules (flagged by `shadow`) and quota rules the request got past; the metric counts rule pressure.
  */
-function outcome(descriptor: DescriptorReports & { ruleId: string }): RuleOutcome {
+function outcome(
+  descriptor: DescriptorReports & Pick<ChargedDescriptor, "ruleId" | "statKey" | "cost">,
+): RuleOutcome {
   const binding = descriptorBinding(descriptor.reports) as WindowReport;
   return {
     ruleId: descriptor.ruleId,
+    statKey: descriptor.statKey,
+    hits: descriptor.cost,
     code: descriptor.reports.some((r) => !r.passed) ? "OVER_LIMIT" : "OK",
     shadow: descriptor.mode === "shadow",
     usedFraction: usedFraction(binding),

@@ -62,6 +62,10 @@ export interface Decision {
 
 export interface RuleOutcome {
   readonly ruleId: string;
+  /** The rule's path in envoyproxy/ratelimit's stat naming (MatchedRule.statKey); absent: no such series. */
+  readonly statKey?: readonly string[] | undefined;
+  /** The hits this descriptor charged (its hits_addend), which the reference's stats count. */
+  readonly hits?: number | undefined;
   readonly code: Code;
   readonly shadow: boolean;
   /** Fraction of the binding window used after this request (0..1+), for near-limit metrics. */

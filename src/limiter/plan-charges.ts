@@ -21,6 +21,8 @@ export interface PlannedWindow {
 export interface ChargedDescriptor {
   readonly kind: "charged";
   readonly ruleId: string;
+  /** The matched rule's stat key (MatchedRule.statKey), for the reference-named metrics. */
+  readonly statKey?: readonly string[] | undefined;
   /**
    * How the descriptor reports (its status, the headers, metrics). Its charge may carry another
    * mode, the one admission weighs (see `withoutQuotaRefusal`).
@@ -58,6 +60,7 @@ export interface ChargePlan {
 type ResolvedLimit = Pick<
   MatchedRule,
   | "ruleId"
+  | "statKey"
   | "counterId"
   | "windows"
   | "unlimited"
@@ -107,6 +110,7 @@ export function planCharges(
     descriptors.push({
       kind: "charged",
       ruleId: limit.ruleId,
+      statKey: limit.statKey,
       mode,
       cost,
       chargeIndex: charges.length,
@@ -204,6 +208,9 @@ function resolveLimit(
     // only keeps metrics per rule.
     return {
       ruleId: rule?.ruleId ?? OVERRIDE_RULE_ID,
+      // The reference names an override's stats after the request's values; Sluice keeps the
+      // matched rule's bounded key, and none when no rule matched.
+      statKey: rule?.statKey,
       counterId: overrideCounterId(domain, descriptor.entries),
       windows: [{ unit: override.unit, requestsPerUnit: override.requestsPerUnit, replaces: [] }],
       unlimited: false,

@@ -150,7 +150,7 @@ describe("createRateLimiter", () => {
       retry_after_seconds: 36,
     });
     expect(refused.outcomes).toEqual([
-      { ruleId: "plan.free", code: "OVER_LIMIT", shadow: false, usedFraction: 21 / 20 },
+      { ruleId: "plan.free", code: "OVER_LIMIT", shadow: false, usedFraction: 21 / 20, hits: 1 },
     ]);
   });
 

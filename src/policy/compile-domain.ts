@@ -1,10 +1,14 @@
 import { compileGlob } from "./compile-glob.ts";
 import type { CompiledDomain, MatchLevel, MatchNode } from "./match-tree.ts";
 import type { DescriptorSpec, PolicySpec } from "./policy-spec.ts";
+import { referenceLevel, sanitizeStatName } from "./stat-key.ts";
 
 /** What a node inherits from the path above it, for its rule id. */
 interface Ancestry {
   readonly labels: readonly string[];
+  /** The domain and path in envoyproxy/ratelimit's naming (stat-key.ts), raw and sanitized for stat names. */
+  readonly referencePath: readonly string[];
+  readonly statKey: readonly string[];
   /** Some node on the path matches by wildcard or bare key, so a request value could stand in for it. */
   readonly hasVariableStep: boolean;
   /** Some such node has `value_to_metric: true`. */
@@ -16,7 +20,13 @@ export function compileDomain(spec: PolicySpec): CompiledDomain {
   const counter = { rules: 0 };
   const root = compileLevel(
     spec.descriptors,
-    { labels: [], hasVariableStep: false, valueToMetric: false },
+    {
+      labels: [],
+      referencePath: [spec.domain],
+      statKey: [sanitizeStatName(spec.domain)],
+      hasVariableStep: false,
+      valueToMetric: false,
+    },
     counter,
   );
   return Object.freeze({
@@ -36,8 +46,10 @@ function compileLevel(
   const exact = new Map<string, MatchNode>();
   const wildcards = new Map<string, MatchNode[]>();
   const bare = new Map<string, MatchNode>();
+  const nodes: MatchNode[] = [];
   for (const spec of specs) {
     const node = compileNode(spec, ancestry, counter);
+    nodes.push(node);
     if (node.kind === "exact") exact.set(`${node.key}\0${node.value}`, node);
     else if (node.kind === "bare") bare.set(node.key, node);
     else {
@@ -50,15 +62,19 @@ function compileLevel(
       else wildcards.set(node.key, [node]);
     }
   }
-  return Object.freeze({ exact, wildcards, bare });
+  return Object.freeze({ exact, wildcards, bare, nodes: Object.freeze(nodes) });
 }
 
 function compileNode(spec: DescriptorSpec, ancestry: Ancestry, counter: { rules: number }): MatchNode {
   const kind = spec.value === undefined ? "bare" : spec.value.includes("*") ? "wildcard" : "exact";
   const label = spec.value === undefined ? spec.key : `${spec.key}=${spec.value}`;
   const variable = kind !== "exact";
+  const level = referenceLevel(spec);
+  const statLevel = sanitizeStatName(level);
   const here: Ancestry = {
     labels: [...ancestry.labels, label],
+    referencePath: Object.freeze([...ancestry.referencePath, level]),
+    statKey: Object.freeze([...ancestry.statKey, statLevel]),
     hasVariableStep: ancestry.hasVariableStep || variable,
     valueToMetric: ancestry.valueToMetric || (variable && spec.valueToMetric),
   };
@@ -76,6 +92,10 @@ function compileNode(spec: DescriptorSpec, ancestry: Ancestry, counter: { rules:
     // A named limit keeps its name as the label: names are bounded, request values are not.
     ruleIdHasValues:
       name === undefined && (here.valueToMetric || (spec.detailedMetric && here.hasVariableStep)),
+    referencePath: here.referencePath,
+    statLevel,
+    statKey: here.statKey,
+    statKeyHasValues: spec.detailedMetric || here.valueToMetric,
     windows: Object.freeze(limit?.kind === "windows" ? [...limit.windows] : []),
     unlimited: limit?.kind === "unlimited",
     unlimitedReplaces: Object.freeze(limit?.kind === "unlimited" ? [...limit.replaces] : []),

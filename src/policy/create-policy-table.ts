@@ -1,5 +1,5 @@
-import { explainMatch } from "./explain-match.ts";
 import { dumpDomains } from "./dump-policy.ts";
+import { explainMatch } from "./explain-match.ts";
 import { matchDescriptor } from "./match-descriptor.ts";
 import type { CompiledDomain } from "./match-tree.ts";
 import type { DomainSummary, PolicyTable } from "./policy-types.ts";

@@ -13,6 +13,8 @@ export interface MatchLevel {
   readonly exact: ReadonlyMap<string, MatchNode>;
   readonly wildcards: ReadonlyMap<string, readonly MatchNode[]>;
   readonly bare: ReadonlyMap<string, MatchNode>;
+  /** Every node of the level once, in file order (for listings such as /rlconfig; never for matching). */
+  readonly nodes: readonly MatchNode[];
 }
 
 export interface MatchNode {
@@ -28,6 +30,13 @@ export interface MatchNode {
   readonly ruleId: string;
   /** Whether the rule id must be rebuilt per request with request values (detailed_metric / value_to_metric). */
   readonly ruleIdHasValues: boolean;
+  /** The domain and the node's path as envoyproxy/ratelimit names them, `key_value`/`key` per level (stat-key.ts). */
+  readonly referencePath: readonly string[];
+  /** This node's level of a stat key, and the whole path's: referencePath made safe for stat names. */
+  readonly statLevel: string;
+  readonly statKey: readonly string[];
+  /** Whether the stat key must be rebuilt per request with request values (detailed_metric / value_to_metric). */
+  readonly statKeyHasValues: boolean;
   readonly windows: readonly LimitWindow[];
   readonly unlimited: boolean;
   /** `unlimited` nodes only: names of the limits it replaces (windowed nodes keep theirs per window). */

@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scrape, seriesValue } from "../support/metrics-text.ts";
+import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
 import { runSluice, type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 
 /**
@@ -92,5 +94,73 @@ describe("sluice serve on configs the reference loads leniently", () => {
         POLL,
       )
       .toBeGreaterThan(0);
+  });
+});
+
+const STATS_POLICY = `domain: mongo_cps
+descriptors:
+  - key: database
+    value: users
+    rate_limit: { unit: minute, requests_per_unit: 2 }
+  - key: message_type
+    value: marketing
+    descriptors:
+      - key: to_number
+        shadow_mode: true
+        rate_limit: { unit: minute, requests_per_unit: 1 }
+  - key: remote_address
+    detailed_metric: true
+    rate_limit: { unit: minute, requests_per_unit: 100 }
+`;
+
+describe("envoyproxy/ratelimit's stat names on /metrics", () => {
+  let dir: string;
+  let sluice: SluiceProcess;
+  let client: RlsClient;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "sluice-stats-"));
+    await writeFile(join(dir, "mongo.yaml"), STATS_POLICY);
+    sluice = await startSluice(["--policy", dir]);
+    client = createRlsClient(sluice.grpcAddress);
+  });
+  afterAll(async () => {
+    client?.close();
+    await sluice?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const call = (...entries: [string, string][]) =>
+    client.shouldRateLimit({
+      domain: "mongo_cps",
+      descriptors: [{ entries: entries.map(([key, value]) => ({ key, value })) }],
+    });
+
+  it("counts each rule's hits under the reference's Prometheus names, labelled by key path, not request values", async () => {
+    for (let i = 0; i < 3; i++) await call(["database", "users"]);
+    // The same number twice (its own counter, over the shadow limit of 1), then another number.
+    for (const n of ["555-0001", "555-0001", "555-0002"])
+      await call(["message_type", "marketing"], ["to_number", n]);
+    const text = await scrape(sluice.adminUrl);
+    const users = 'domain="mongo_cps",key1="database_users",key2=""';
+    const marketing = 'domain="mongo_cps",key1="message_type_marketing",key2="to_number"';
+    expect(seriesValue(text, `ratelimit_service_rate_limit_total_hits{${users}}`)).toBe(3);
+    expect(seriesValue(text, `ratelimit_service_rate_limit_within_limit{${users}}`)).toBe(2);
+    expect(seriesValue(text, `ratelimit_service_rate_limit_over_limit{${users}}`)).toBe(1);
+    expect(seriesValue(text, `ratelimit_service_rate_limit_total_hits{${marketing}}`)).toBe(3);
+    expect(seriesValue(text, `ratelimit_service_rate_limit_shadow_mode{${marketing}}`)).toBe(1);
+    // Two phone numbers, one series: request values stay out of the labels.
+    expect(text).not.toContain("555-000");
+  });
+
+  it("puts request values in only under detailed_metric, sanitized as the reference does", async () => {
+    await call(["remote_address", "10.0.0.1"]);
+    const text = await scrape(sluice.adminUrl);
+    expect(
+      seriesValue(
+        text,
+        'ratelimit_service_rate_limit_total_hits{domain="mongo_cps",key1="remote_address_10_0_0_1",key2=""}',
+      ),
+    ).toBe(1);
   });
 });
