@@ -2,10 +2,18 @@ import { describeDomain } from "../policy/describe-domain.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
 import { formatPolicyError, formatPolicyWarning } from "../policy/policy-types.ts";
 import { parseMergeDomainConfig } from "../settings/settings.ts";
+import { describeFlag } from "./serve-help.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const USAGE = "usage: sluice check [--merge-domain-config true|false] PATH [PATH ...]";
+export const CHECK_HELP = `usage: sluice check [--merge-domain-config true|false] PATH [PATH ...]
+
+Loads policy files (a file, or a directory of *.yaml/*.yml) as serve would: prints one summary line
+per domain and exits 0, or every error as file: path.to.key: message and exits 1. Warnings go to stderr.
+
+Flags:
+${describeFlag("mergeDomainConfig")}`;
+const HINT = "run 'sluice check --help' for usage";
 const MERGE_FLAG = "--merge-domain-config";
 
 /**
@@ -15,9 +23,16 @@ const MERGE_FLAG = "--merge-domain-config";
 export async function checkCommand(argv: readonly string[], env: Env = process.env): Promise<number> {
   const { paths, mergeFlag } = splitArgs(argv);
   const merge = parseMergeDomainConfig(mergeFlag, env);
-  if (paths.length === 0 || !merge.ok) {
-    if (!merge.ok) process.stderr.write(`sluice check: ${merge.error}\n`);
-    process.stderr.write(`${USAGE}\n`);
+  const unknown = paths.find((p) => p.startsWith("-"));
+  const usageError = !merge.ok
+    ? merge.error
+    : unknown !== undefined
+      ? `unknown option "${unknown}"`
+      : paths.length === 0
+        ? "no policy path given"
+        : undefined;
+  if (usageError !== undefined || !merge.ok) {
+    process.stderr.write(`sluice check: ${usageError}\n${HINT}\n`);
     return 2;
   }
   const loaded = await loadPolicies(paths, { mergeDomains: merge.value });

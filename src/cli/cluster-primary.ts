@@ -9,8 +9,8 @@ import { listenOn, reportNotListening } from "./listen-on.ts";
 export interface PrimaryOptions {
   readonly settings: Settings;
   readonly logger: Logger;
-  /** Fields of the "serving" log line beyond the ports (store, domains, ...). */
-  readonly servingFields: Readonly<Record<string, unknown>>;
+  /** Logs the one "serving" report, once every worker is bound (serving-report.ts). */
+  readonly reportServing: (ports: { readonly grpcPort: number; readonly adminPort: number }) => void;
 }
 
 /** Extra wait beyond the workers' own shutdown grace before they are killed, in ms. */
@@ -27,7 +27,7 @@ const STOP_MARGIN_MS = 5_000;
  * logs the one "serving" line once every worker is bound, forwards SIGHUP to every worker, replaces
  * a worker that dies, and on SIGTERM or SIGINT stops them all before it exits.
  */
-export async function superviseWorkers({ settings, logger, servingFields }: PrimaryOptions): Promise<number> {
+export async function superviseWorkers({ settings, logger, reportServing }: PrimaryOptions): Promise<number> {
   const registry = new ClusterRegistry();
   const ports = new Map<Worker, number>();
   /** Each worker's latest notReadyReason (readiness.ts); null once it can answer calls. */
@@ -74,10 +74,7 @@ export async function superviseWorkers({ settings, logger, servingFields }: Prim
     return 1;
   }
   const admin = adminListening.server;
-  logger.info(
-    { grpcPort: started.port, adminPort: admin.port, workers: settings.workers, ...servingFields },
-    "serving",
-  );
+  reportServing({ grpcPort: started.port, adminPort: admin.port });
 
   const onHangup = () => {
     for (const worker of workers) worker.process.kill("SIGHUP");

@@ -1,39 +1,43 @@
-import { checkCommand } from "./check-command.ts";
+import { CHECK_HELP, checkCommand } from "./check-command.ts";
 import { EXPLAIN_HELP, explainCommand } from "./explain-command.ts";
 import { serveCommand } from "./serve-command.ts";
+import { serveHelp } from "./serve-help.ts";
+import { VERSION } from "./version.ts";
 
-const USAGE = `usage: sluice <command>
-  serve --policy PATH [...]   serve envoy.service.ratelimit.v3 over gRPC (see sluice serve --help)
+const USAGE = `usage: sluice <command> [flags]
+  serve --policy PATH [...]   serve envoy.service.ratelimit.v3 over gRPC (sluice serve --help for the flags)
   check PATH [...]            validate policy files and print one summary line per domain
-  explain --domain D DESC...  what a call would meet now, counting nothing (sluice explain --help)`;
+  explain --domain D DESC...  what a call would meet now, counting nothing (sluice explain --help)
+  --version                   print the version
+Run it as 'npx sluice ...' in a checkout after 'npm ci' (docs/cli.md).`;
+
+const HELP_FLAGS = new Set(["--help", "-h"]);
 
 /** Dispatches `sluice <command>`; resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // --version and --help win wherever they appear, so `sluice serve --policy x --help` helps too.
+  if (argv.includes("--version")) return print(`sluice ${VERSION}`);
   switch (command) {
     case "serve":
-      if (rest.includes("--help")) {
-        const { SERVE_USAGE } = await import("../settings/settings.ts");
-        process.stdout.write(`${SERVE_USAGE}\n`);
-        return 0;
-      }
-      return serveCommand(rest, process.env);
+      return rest.some((a) => HELP_FLAGS.has(a)) ? print(serveHelp()) : serveCommand(rest, process.env);
     case "check":
-      return checkCommand(rest);
+      return rest.some((a) => HELP_FLAGS.has(a)) ? print(CHECK_HELP) : checkCommand(rest);
     case "explain":
-      if (rest.includes("--help")) {
-        process.stdout.write(`${EXPLAIN_HELP}\n`);
-        return 0;
-      }
-      return explainCommand(rest);
-    case "--help":
+      return rest.some((a) => HELP_FLAGS.has(a)) ? print(EXPLAIN_HELP) : explainCommand(rest);
     case "help":
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
+    case "--help":
+    case "-h":
+      return print(USAGE);
     default:
       process.stderr.write(
-        `${command === undefined ? "missing command" : `unknown command "${command}"`}\n${USAGE}\n`,
+        `sluice: ${command === undefined ? "missing command" : `unknown command "${command}"`}\nrun 'sluice --help' for the commands\n`,
       );
       return 2;
   }
+}
+
+function print(text: string): number {
+  process.stdout.write(`${text}\n`);
+  return 0;
 }

@@ -10,8 +10,8 @@ import { createLogger } from "../log/logger.ts";
 import { createMetrics } from "../metrics/metrics.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
 import { formatPolicyError } from "../policy/policy-types.ts";
-import { parseSettings, SERVE_USAGE, type Settings } from "../settings/settings.ts";
-import { type CounterStoreSettings, createCounterStore, storeKind } from "../store/create-counter-store.ts";
+import { parseSettings, type Settings } from "../settings/settings.ts";
+import { type CounterStoreSettings, createCounterStore } from "../store/create-counter-store.ts";
 import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
 import { superviseWorkers } from "./cluster-primary.ts";
 import { joinPrimary } from "./cluster-worker.ts";
@@ -24,10 +24,12 @@ import { memoryStoreOptions } from "./memory-store-options.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
 import { readRedisTlsCa } from "./read-redis-tls-ca.ts";
 import { trackReadiness } from "./readiness.ts";
+import { reportServing } from "./serving-report.ts";
 import { startTls } from "./start-tls.ts";
 import { storeFallbackOptions } from "./store-fallback-options.ts";
 import { watchStoreHealth } from "./store-health.ts";
 import { createStoreObserver } from "./store-observer.ts";
+import { VERSION } from "./version.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -36,11 +38,11 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   const parsed = parseSettings(argv, env);
   if (!parsed.ok) {
     for (const error of parsed.errors) process.stderr.write(`sluice serve: ${error}\n`);
-    process.stderr.write(`${SERVE_USAGE}\n`);
+    process.stderr.write("run 'sluice serve --help' for the flags\n");
     return 2;
   }
   const settings = parsed.settings;
-  const logger = createLogger(env.SLUICE_LOG_LEVEL);
+  const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
 
   const loaded = await loadPolicies(settings.policyPaths, { mergeDomains: settings.mergeDomainConfig });
   if (!loaded.ok) {
@@ -65,10 +67,19 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     return superviseWorkers({
       settings,
       logger,
-      servingFields: { store: storeKind(settings), domains: [...loaded.table.domains.keys()] },
+      reportServing: ({ grpcPort, adminPort }) =>
+        reportServing(logger, settings.logFormat, {
+          grpc: { host: settings.grpcAddr.host, port: grpcPort },
+          admin: { host: settings.adminAddr.host, port: adminPort },
+          settings,
+          domains: [...loaded.table.domains.keys()],
+        }),
     });
   }
-  const metrics = createMetrics({ nearLimitRatio: settings.nearLimitRatio });
+  const metrics = createMetrics({
+    nearLimitRatio: settings.nearLimitRatio,
+    build: { version: VERSION, node: process.version },
+  });
   const worker = joinPrimary(metrics);
   // Watches the policy paths and SIGHUP; `policy()` always returns the last good table.
   const livePolicy = await startLivePolicy({
@@ -207,16 +218,13 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   // A worker's port is logged once, by the primary.
   worker?.reportServing(grpc.port);
   if (worker === undefined)
-    logger.info(
-      {
-        grpcPort: grpc.port,
-        adminPort: admin.port,
-        store: storeKind(settings),
-        domains: [...policy().domains.keys()],
-        policyGeneration: livePolicy.generation(),
-      },
-      "serving",
-    );
+    reportServing(logger, settings.logFormat, {
+      grpc: { host: settings.grpcAddr.host, port: grpc.port },
+      admin: { host: settings.adminAddr.host, port: admin.port },
+      settings,
+      domains: [...policy().domains.keys()],
+      fields: { policyGeneration: livePolicy.generation() },
+    });
 
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));

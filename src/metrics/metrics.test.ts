@@ -22,6 +22,13 @@ async function samples(metrics: ReturnType<typeof createMetrics>, name: string) 
 }
 
 describe("createMetrics", () => {
+  it("exports sluice_build_info = 1 labelled with the version and the Node version it is given", async () => {
+    const metrics = createMetrics({ build: { version: "1.2.3", node: "v24.0.0" } });
+    expect(await samples(metrics, "sluice_build_info")).toEqual([
+      { labels: { version: "1.2.3", node: "v24.0.0" }, value: 1 },
+    ]);
+  });
+
   it("counts requests by overall code and outcomes by rule and the rule's own code", async () => {
     const metrics = createMetrics();
     metrics.recordDecision(

@@ -54,6 +54,8 @@ export interface MetricsOptions {
    * near the limit (0 < ratio <= 1).
    */
   readonly nearLimitRatio?: number;
+  /** Exported as sluice_build_info, so dashboards can tell which version and Node each instance runs. */
+  readonly build?: { readonly version: string; readonly node: string };
 }
 
 /** Label used for domains the policy does not define, so unknown domains add one series, not many. */
@@ -283,6 +285,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["reason"] as const,
     registers,
   });
+
+  if (options.build !== undefined) {
+    new Gauge({
+      name: "sluice_build_info",
+      help: "Always 1; its labels say which Sluice version and which Node.js version this instance runs.",
+      labelNames: ["version", "node"] as const,
+      registers,
+      // With --workers every worker runs the same build: one series, not the sum over workers.
+      aggregator: "first",
+    }).set(options.build, 1);
+  }
 
   // Known label sets start at 0, so rate() and alerts see a series before the first event.
   for (const reason of ["full", "age", "rejected"]) droppedReleases.inc({ reason }, 0);

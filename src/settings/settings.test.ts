@@ -31,10 +31,23 @@ describe("parseSettings", () => {
         memoryMaxEntries: 250_000,
         localCacheSize: 10_000,
         workers: 1,
+        logFormat: "json",
+        logLevel: "info",
         mergeDomainConfig: false,
       },
     });
     expect(Object.isFrozen(result.ok && result.settings)).toBe(true);
+  });
+
+  it("reads the log format and level, and refuses ones it does not know", () => {
+    const result = parseSettings(["--policy", "p", "--log-format", "text"], { SLUICE_LOG_LEVEL: "debug" });
+    expect(result.ok && [result.settings.logFormat, result.settings.logLevel]).toEqual(["text", "debug"]);
+    expect(parseSettings(["--policy", "p", "--log-level=verbose"], {})).toEqual({
+      ok: false,
+      errors: [
+        '--log-level (SLUICE_LOG_LEVEL): expected one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
+      ],
+    });
   });
 
   it("reads every option from the environment", () => {

@@ -5,6 +5,7 @@ import {
   DEFAULT_REQUEST_LIMITS,
   type RequestLimits,
 } from "../limiter/request-limits.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.ts";
 import { FAILURE_POLICIES, type FailurePolicy, isFailurePolicy } from "../policy/failure-policy.ts";
 import { DEFAULT_MAX_COUNTERS } from "../store/memory-counter-store.ts";
 import { parseRedisStore, type RedisSentinelSettings } from "./redis-settings.ts";
@@ -46,6 +47,9 @@ export interface Settings {
   readonly localCacheSize: number;
   /** Processes serving the one gRPC port (node:cluster); 1 runs no cluster. */
   readonly workers: number;
+  /** json for log collectors; text for people (a startup line, then readable records). */
+  readonly logFormat: LogFormat;
+  readonly logLevel: LogLevel;
   /** CA bundle (PEM file) a rediss:// server's certificate must chain to; the system's CAs when absent. */
   readonly redisTlsCa?: string | undefined;
   /** TLS on the gRPC port (mutual with a client CA), re-read every `reloadIntervalMs`; absent: plaintext. */
@@ -73,63 +77,6 @@ export type SettingsResult =
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * One option: its flag, its environment variable, whether the flag may repeat, and (`referenceEnv`)
- * envoyproxy/ratelimit's variable for the same setting, read after Sluice's so a drop-in keeps its env.
- */
-interface OptionSpec {
-  readonly flag: string;
-  readonly env: string;
-  readonly repeat: boolean;
-  readonly referenceEnv?: string;
-}
-
-const OPTIONS = {
-  policy: { flag: "--policy", env: "SLUICE_POLICY", repeat: true },
-  grpcAddr: { flag: "--grpc-addr", env: "SLUICE_GRPC_ADDR", repeat: false },
-  adminAddr: { flag: "--admin-addr", env: "SLUICE_ADMIN_ADDR", repeat: false },
-  redisUrl: { flag: "--redis-url", env: "SLUICE_REDIS_URL", repeat: false },
-  redisCluster: { flag: "--redis-cluster", env: "SLUICE_REDIS_CLUSTER", repeat: false },
-  redisSentinel: { flag: "--redis-sentinel", env: "SLUICE_REDIS_SENTINEL", repeat: false },
-  redisSentinelMaster: {
-    flag: "--redis-sentinel-master",
-    env: "SLUICE_REDIS_SENTINEL_MASTER",
-    repeat: false,
-  },
-  redisSentinelMasterPassword: {
-    flag: "--redis-sentinel-master-password",
-    env: "SLUICE_REDIS_SENTINEL_MASTER_PASSWORD",
-    repeat: false,
-  },
-  headerStyle: { flag: "--header-style", env: "SLUICE_HEADER_STYLE", repeat: false },
-  upstreamHeaders: { flag: "--upstream-headers", env: "SLUICE_UPSTREAM_HEADERS", repeat: false },
-  shutdownGrace: { flag: "--shutdown-grace-ms", env: "SLUICE_SHUTDOWN_GRACE_MS", repeat: false },
-  nearLimitRatio: { flag: "--near-limit-ratio", env: "SLUICE_NEAR_LIMIT_RATIO", repeat: false },
-  maxDescriptors: { flag: "--max-descriptors", env: "SLUICE_MAX_DESCRIPTORS", repeat: false },
-  maxEntries: { flag: "--max-descriptor-entries", env: "SLUICE_MAX_DESCRIPTOR_ENTRIES", repeat: false },
-  maxKeyBytes: { flag: "--max-key-bytes", env: "SLUICE_MAX_KEY_BYTES", repeat: false },
-  maxValueBytes: { flag: "--max-value-bytes", env: "SLUICE_MAX_VALUE_BYTES", repeat: false },
-  maxMessageBytes: { flag: "--max-message-bytes", env: "SLUICE_MAX_MESSAGE_BYTES", repeat: false },
-  storeTimeout: { flag: "--store-timeout-ms", env: "SLUICE_STORE_TIMEOUT_MS", repeat: false },
-  storeMaxInFlight: { flag: "--store-max-in-flight", env: "SLUICE_STORE_MAX_IN_FLIGHT", repeat: false },
-  failurePolicy: { flag: "--failure-policy", env: "SLUICE_FAILURE_POLICY", repeat: false },
-  expectedInstances: { flag: "--expected-instances", env: "SLUICE_EXPECTED_INSTANCES", repeat: false },
-  memoryMaxEntries: { flag: "--memory-max-entries", env: "SLUICE_MEMORY_MAX_ENTRIES", repeat: false },
-  redisTlsCa: { flag: "--redis-tls-ca", env: "SLUICE_REDIS_TLS_CA", repeat: false },
-  tlsCert: { flag: "--tls-cert", env: "SLUICE_TLS_CERT", repeat: false },
-  tlsKey: { flag: "--tls-key", env: "SLUICE_TLS_KEY", repeat: false },
-  tlsClientCa: { flag: "--tls-client-ca", env: "SLUICE_TLS_CLIENT_CA", repeat: false },
-  tlsReload: { flag: "--tls-reload-interval-ms", env: "SLUICE_TLS_RELOAD_INTERVAL_MS", repeat: false },
-  localCacheSize: { flag: "--local-cache-size", env: "SLUICE_LOCAL_CACHE_SIZE", repeat: false },
-  workers: { flag: "--workers", env: "SLUICE_WORKERS", repeat: false },
-  mergeDomainConfig: {
-    flag: "--merge-domain-config",
-    env: "SLUICE_MERGE_DOMAIN_CONFIG",
-    referenceEnv: "MERGE_DOMAIN_CONFIG",
-    repeat: false,
-  },
-} as const satisfies Record<string, OptionSpec>;
-
-/**
  * A cap for calls without a deadline, in ms. It is deliberately not stricter than any caller's own
  * deadline: a fixed short budget turned bursts into store timeouts, i.e. into UNAVAILABLE answers that
  * Envoy fails open on, exactly when traffic peaks. Envoy's `timeout` (20 ms unless set) is what bounds
@@ -140,29 +87,279 @@ export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
 /** Over-limit calls cached by default: a few MiB at most, and far more refused clients than one instance sees. */
 export const DEFAULT_LOCAL_CACHE_SIZE = 10_000;
 
-type OptionName = keyof typeof OPTIONS;
-
 const HEADER_STYLES: readonly HeaderStyle[] = ["x-ratelimit", "draft", "none"];
 
-export const SERVE_USAGE = `usage: sluice serve --policy PATH [--policy PATH ...] [--grpc-addr HOST:PORT] [--admin-addr HOST:PORT]
-                    [--redis-url redis://...|rediss://...] [--redis-cluster HOST:PORT,...|rediss://HOST:PORT,...]
-                    [--redis-sentinel HOST:PORT,... --redis-sentinel-master NAME [--redis-sentinel-master-password P]]
-                    [--header-style x-ratelimit|draft|none] [--upstream-headers true|false] [--shutdown-grace-ms N]
-                    [--near-limit-ratio R (0 < R <= 1, default 0.8)]
-                    [--max-descriptors N] [--max-descriptor-entries N] [--max-key-bytes N] [--max-value-bytes N]
-                    [--max-message-bytes N]
-                    [--store-timeout-ms N] [--store-max-in-flight N] [--failure-policy unavailable|allow|deny|local]
-                    [--expected-instances N] [--memory-max-entries N]
-                    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-reload-interval-ms N]]
-                    [--redis-tls-ca FILE]
-                    [--local-cache-size N (0 = off, default 10000)] [--workers N (default: cores with Redis, else 1)]
-                    [--merge-domain-config true|false (merge policy files of one domain; default false)]
-Each flag can also be set in the environment: ${Object.values(OPTIONS)
-  .map((o) => o.env)
-  .join(", ")}. Flags win over the environment.
-envoyproxy/ratelimit's names are read too, after Sluice's: ${Object.values(OPTIONS)
-  .flatMap((o: OptionSpec) => (o.referenceEnv === undefined ? [] : [o.referenceEnv]))
-  .join(", ")}.`;
+/**
+ * One option: its flag, its environment variable, whether the flag may repeat, and (`referenceEnv`)
+ * envoyproxy/ratelimit's variable for the same setting, read after Sluice's so a drop-in keeps its env.
+ */
+export interface OptionSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly repeat: boolean;
+  readonly referenceEnv?: string;
+  /** What the value looks like in help: `HOST:PORT`, `N`, the choices. */
+  readonly value: string;
+  /** The value used when neither the flag nor the environment sets one. */
+  readonly default?: string;
+  /** How help states a default that is not one value (computed, or required). */
+  readonly defaultText?: string;
+  /** What the option does, for `sluice serve --help` (serve-help.ts). */
+  readonly help: string;
+}
+
+export const OPTIONS = {
+  policy: {
+    flag: "--policy",
+    env: "SLUICE_POLICY",
+    repeat: true,
+    value: "PATH",
+    defaultText: "required",
+    help: "YAML policy file, or directory of *.yaml/*.yml files; repeat the flag (commas in the environment)",
+  },
+  grpcAddr: {
+    flag: "--grpc-addr",
+    env: "SLUICE_GRPC_ADDR",
+    repeat: false,
+    value: "HOST:PORT",
+    default: "0.0.0.0:8081",
+    help: "where RateLimitService, grpc.health.v1 and reflection are served",
+  },
+  adminAddr: {
+    flag: "--admin-addr",
+    env: "SLUICE_ADMIN_ADDR",
+    repeat: false,
+    value: "HOST:PORT",
+    default: "0.0.0.0:9102",
+    help: "where the admin HTTP endpoints /healthz, /readyz and /metrics are served",
+  },
+  redisUrl: {
+    flag: "--redis-url",
+    env: "SLUICE_REDIS_URL",
+    repeat: false,
+    value: "URL",
+    help: "one Redis, redis://[[user]:password@]host:port[/db] (rediss:// for TLS); unset: counters in memory",
+  },
+  redisCluster: {
+    flag: "--redis-cluster",
+    env: "SLUICE_REDIS_CLUSTER",
+    repeat: false,
+    value: "HOST:PORT,...",
+    help: "Redis Cluster seed nodes, HOST:PORT or redis[s]:// URLs carrying AUTH",
+  },
+  redisSentinel: {
+    flag: "--redis-sentinel",
+    env: "SLUICE_REDIS_SENTINEL",
+    repeat: false,
+    value: "HOST:PORT,...",
+    help: "Redis Sentinels, HOST:PORT or URLs (the first URL's password is the sentinels' own)",
+  },
+  redisSentinelMaster: {
+    flag: "--redis-sentinel-master",
+    env: "SLUICE_REDIS_SENTINEL_MASTER",
+    repeat: false,
+    value: "NAME",
+    help: "the master's name in `sentinel monitor`; required with --redis-sentinel",
+  },
+  redisSentinelMasterPassword: {
+    flag: "--redis-sentinel-master-password",
+    env: "SLUICE_REDIS_SENTINEL_MASTER_PASSWORD",
+    repeat: false,
+    value: "PASSWORD",
+    help: "AUTH password of the master Sentinel finds and its replicas",
+  },
+  headerStyle: {
+    flag: "--header-style",
+    env: "SLUICE_HEADER_STYLE",
+    repeat: false,
+    value: HEADER_STYLES.join("|"),
+    default: "x-ratelimit",
+    help: "headers Envoy adds to answers: x-ratelimit, IETF draft (RateLimit, RateLimit-Policy) or none",
+  },
+  upstreamHeaders: {
+    flag: "--upstream-headers",
+    env: "SLUICE_UPSTREAM_HEADERS",
+    repeat: false,
+    value: "true|false",
+    default: "false",
+    help: "also pass the rate-limit figures to the upstream as request headers on OK",
+  },
+  shutdownGrace: {
+    flag: "--shutdown-grace-ms",
+    env: "SLUICE_SHUTDOWN_GRACE_MS",
+    repeat: false,
+    value: "MS",
+    default: "10000",
+    help: "how long SIGTERM waits for in-flight calls before closing anyway",
+  },
+  nearLimitRatio: {
+    flag: "--near-limit-ratio",
+    env: "SLUICE_NEAR_LIMIT_RATIO",
+    repeat: false,
+    value: "RATIO",
+    default: "0.8",
+    help: "share of a window used (0 < RATIO <= 1) from which a passing call counts as near the limit (metrics)",
+  },
+  maxDescriptors: {
+    flag: "--max-descriptors",
+    env: "SLUICE_MAX_DESCRIPTORS",
+    repeat: false,
+    value: "N",
+    default: String(DEFAULT_REQUEST_LIMITS.maxDescriptors),
+    help: "descriptors one call may carry; more is answered INVALID_ARGUMENT",
+  },
+  maxEntries: {
+    flag: "--max-descriptor-entries",
+    env: "SLUICE_MAX_DESCRIPTOR_ENTRIES",
+    repeat: false,
+    value: "N",
+    default: String(DEFAULT_REQUEST_LIMITS.maxEntriesPerDescriptor),
+    help: "entries one descriptor may carry; more is answered INVALID_ARGUMENT",
+  },
+  maxKeyBytes: {
+    flag: "--max-key-bytes",
+    env: "SLUICE_MAX_KEY_BYTES",
+    repeat: false,
+    value: "BYTES",
+    default: String(DEFAULT_REQUEST_LIMITS.maxKeyBytes),
+    help: "longest entry key, and domain; longer is answered INVALID_ARGUMENT",
+  },
+  maxValueBytes: {
+    flag: "--max-value-bytes",
+    env: "SLUICE_MAX_VALUE_BYTES",
+    repeat: false,
+    value: "BYTES",
+    default: String(DEFAULT_REQUEST_LIMITS.maxValueBytes),
+    help: "longest entry value; longer is answered INVALID_ARGUMENT",
+  },
+  maxMessageBytes: {
+    flag: "--max-message-bytes",
+    env: "SLUICE_MAX_MESSAGE_BYTES",
+    repeat: false,
+    value: "BYTES",
+    default: String(DEFAULT_MAX_MESSAGE_BYTES),
+    help: "largest encoded request; larger is answered INVALID_ARGUMENT before decoding",
+  },
+  storeTimeout: {
+    flag: "--store-timeout-ms",
+    env: "SLUICE_STORE_TIMEOUT_MS",
+    repeat: false,
+    value: "MS",
+    default: String(DEFAULT_STORE_TIMEOUT_MS),
+    help: "longest wait for one store call; a call's own gRPC deadline (Envoy's timeout) shortens it",
+  },
+  storeMaxInFlight: {
+    flag: "--store-max-in-flight",
+    env: "SLUICE_STORE_MAX_IN_FLIGHT",
+    repeat: false,
+    value: "N",
+    default: "1024",
+    help: "store calls outstanding at once; calls beyond are answered per the failure policy",
+  },
+  failurePolicy: {
+    flag: "--failure-policy",
+    env: "SLUICE_FAILURE_POLICY",
+    repeat: false,
+    value: FAILURE_POLICIES.join("|"),
+    default: "unavailable",
+    help: "the answer when the store cannot be asked, unless a domain's policy sets its own",
+  },
+  expectedInstances: {
+    flag: "--expected-instances",
+    env: "SLUICE_EXPECTED_INSTANCES",
+    repeat: false,
+    value: "N",
+    default: "1",
+    help: "Sluice instances sharing the limits; the local failure policy admits limit / N each",
+  },
+  memoryMaxEntries: {
+    flag: "--memory-max-entries",
+    env: "SLUICE_MEMORY_MAX_ENTRIES",
+    repeat: false,
+    value: "N",
+    default: String(DEFAULT_MAX_COUNTERS),
+    help: "counters the in-memory store keeps before evicting the least recently used",
+  },
+  redisTlsCa: {
+    flag: "--redis-tls-ca",
+    env: "SLUICE_REDIS_TLS_CA",
+    repeat: false,
+    value: "FILE",
+    help: "CA bundle (PEM) a rediss:// server's certificate must chain to; unset: the system's CAs",
+  },
+  tlsCert: {
+    flag: "--tls-cert",
+    env: "SLUICE_TLS_CERT",
+    repeat: false,
+    value: "FILE",
+    help: "certificate chain (PEM) for TLS on the gRPC port; needs --tls-key",
+  },
+  tlsKey: {
+    flag: "--tls-key",
+    env: "SLUICE_TLS_KEY",
+    repeat: false,
+    value: "FILE",
+    help: "private key (PEM) of --tls-cert",
+  },
+  tlsClientCa: {
+    flag: "--tls-client-ca",
+    env: "SLUICE_TLS_CLIENT_CA",
+    repeat: false,
+    value: "FILE",
+    help: "CA bundle (PEM) client certificates must chain to: mutual TLS",
+  },
+  tlsReload: {
+    flag: "--tls-reload-interval-ms",
+    env: "SLUICE_TLS_RELOAD_INTERVAL_MS",
+    repeat: false,
+    value: "MS",
+    default: "5000",
+    help: "how often the TLS files are re-read, so rotated certificates are picked up",
+  },
+  localCacheSize: {
+    flag: "--local-cache-size",
+    env: "SLUICE_LOCAL_CACHE_SIZE",
+    repeat: false,
+    value: "N",
+    default: String(DEFAULT_LOCAL_CACHE_SIZE),
+    help: "over-limit calls answered locally until their retry time; 0 turns the cache off",
+  },
+  logFormat: {
+    flag: "--log-format",
+    env: "SLUICE_LOG_FORMAT",
+    repeat: false,
+    value: LOG_FORMATS.join("|"),
+    default: "json",
+    help: "json: one JSON record per line on stdout, for log collectors (plus one readable startup line on stderr); text: readable lines on stdout",
+  },
+  logLevel: {
+    flag: "--log-level",
+    env: "SLUICE_LOG_LEVEL",
+    repeat: false,
+    value: LOG_LEVELS.join("|"),
+    default: "info",
+    help: "least severe log records written; info logs starts, reloads, store state changes and errors, never one line per call",
+  },
+  workers: {
+    flag: "--workers",
+    env: "SLUICE_WORKERS",
+    repeat: false,
+    value: "N",
+    defaultText: "default one per core with Redis, else 1",
+    help: "processes serving the one gRPC port; more than 1 needs a Redis store",
+  },
+  mergeDomainConfig: {
+    flag: "--merge-domain-config",
+    env: "SLUICE_MERGE_DOMAIN_CONFIG",
+    referenceEnv: "MERGE_DOMAIN_CONFIG",
+    repeat: false,
+    value: "true|false",
+    default: "false",
+    help: "merge policy files that name one domain (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG) instead of refusing them",
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
 
 /** Parses `serve` flags and environment into validated, frozen settings, or every error found. */
 export function parseSettings(argv: readonly string[], env: Env): SettingsResult {
@@ -170,11 +367,13 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   const flags = readFlags(argv, errors);
   const raw = (name: OptionName): string | undefined => flags.get(name)?.at(-1) ?? fromEnv(name, env);
 
+  const valueOf = (name: OptionName): string => raw(name) ?? defaultOf(name);
+
   const policyPaths = flags.get("policy") ?? splitList(env[OPTIONS.policy.env]);
   if (policyPaths.length === 0) errors.push(`${OPTIONS.policy.flag} (or ${OPTIONS.policy.env}) is required`);
 
-  const grpcAddr = parseHostPort("grpcAddr", raw("grpcAddr") ?? "0.0.0.0:8081", errors);
-  const adminAddr = parseHostPort("adminAddr", raw("adminAddr") ?? "0.0.0.0:9102", errors);
+  const grpcAddr = parseHostPort("grpcAddr", valueOf("grpcAddr"), errors);
+  const adminAddr = parseHostPort("adminAddr", valueOf("adminAddr"), errors);
 
   const { redisUrl, redisCluster, redisSentinel } = parseRedisStore(
     {
@@ -188,34 +387,31 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
     errors,
   );
 
-  const styleText = raw("headerStyle") ?? "x-ratelimit";
-  const headerStyle = HEADER_STYLES.find((s) => s === styleText);
-  if (headerStyle === undefined) {
-    errors.push(
-      `${describeOption("headerStyle")}: expected one of ${HEADER_STYLES.join(", ")}, got "${styleText}"`,
+  const headerStyle = parseChoice("headerStyle", valueOf("headerStyle"), HEADER_STYLES, errors);
+  const upstreamHeaders = parseBoolean("upstreamHeaders", valueOf("upstreamHeaders"), errors);
+  const shutdownGraceMs = parseWholeNumber("shutdownGrace", valueOf("shutdownGrace"), errors);
+  const nearLimitRatio = parseRatio("nearLimitRatio", valueOf("nearLimitRatio"), errors);
+  // `computed`: a default that depends on other settings (workers), instead of the table's.
+  const limit = (name: OptionName, computed?: number) =>
+    parsePositiveNumber(
+      name,
+      raw(name) ?? (computed === undefined ? defaultOf(name) : String(computed)),
+      errors,
     );
-  }
-  const upstreamHeaders = parseBoolean("upstreamHeaders", raw("upstreamHeaders") ?? "false", errors);
-  const shutdownGraceMs = parseWholeNumber("shutdownGrace", raw("shutdownGrace") ?? "10000", errors);
-  const nearLimitRatio = parseRatio("nearLimitRatio", raw("nearLimitRatio") ?? "0.8", errors);
-  const limit = (name: OptionName, fallback: number) =>
-    parsePositiveNumber(name, raw(name) ?? String(fallback), errors);
   const requestLimits: RequestLimits = Object.freeze({
-    maxDescriptors: limit("maxDescriptors", DEFAULT_REQUEST_LIMITS.maxDescriptors),
-    maxEntriesPerDescriptor: limit("maxEntries", DEFAULT_REQUEST_LIMITS.maxEntriesPerDescriptor),
-    maxKeyBytes: limit("maxKeyBytes", DEFAULT_REQUEST_LIMITS.maxKeyBytes),
-    maxValueBytes: limit("maxValueBytes", DEFAULT_REQUEST_LIMITS.maxValueBytes),
+    maxDescriptors: limit("maxDescriptors"),
+    maxEntriesPerDescriptor: limit("maxEntries"),
+    maxKeyBytes: limit("maxKeyBytes"),
+    maxValueBytes: limit("maxValueBytes"),
   });
-  const maxMessageBytes = limit("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES);
-  const storeTimeoutMs = limit("storeTimeout", DEFAULT_STORE_TIMEOUT_MS);
-  const storeMaxInFlight = limit("storeMaxInFlight", 1024);
-  const expectedInstances = limit("expectedInstances", 1);
-  const memoryMaxEntries = limit("memoryMaxEntries", DEFAULT_MAX_COUNTERS);
-  const localCacheSize = parseWholeNumber(
-    "localCacheSize",
-    raw("localCacheSize") ?? String(DEFAULT_LOCAL_CACHE_SIZE),
-    errors,
-  );
+  const maxMessageBytes = limit("maxMessageBytes");
+  const storeTimeoutMs = limit("storeTimeout");
+  const storeMaxInFlight = limit("storeMaxInFlight");
+  const expectedInstances = limit("expectedInstances");
+  const memoryMaxEntries = limit("memoryMaxEntries");
+  const localCacheSize = parseWholeNumber("localCacheSize", valueOf("localCacheSize"), errors);
+  const logFormat = parseChoice("logFormat", valueOf("logFormat"), LOG_FORMATS, errors);
+  const logLevel = parseChoice("logLevel", valueOf("logLevel"), LOG_LEVELS, errors);
   // Memory counters live in one process: workers would each enforce their own copy of every limit.
   const sharedStore = redisUrl !== undefined || redisCluster !== undefined || redisSentinel !== undefined;
   const workers = limit("workers", sharedStore ? availableParallelism() : 1);
@@ -225,8 +421,8 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
     );
   }
   const mergeDomainConfig = parseBoolean("mergeDomainConfig", raw("mergeDomainConfig") ?? "false", errors);
-  const tls = parseTls(raw("tlsCert"), raw("tlsKey"), raw("tlsClientCa"), limit("tlsReload", 5_000), errors);
-  const failurePolicyText = raw("failurePolicy") ?? "unavailable";
+  const tls = parseTls(raw("tlsCert"), raw("tlsKey"), raw("tlsClientCa"), limit("tlsReload"), errors);
+  const failurePolicyText = valueOf("failurePolicy");
   const failurePolicy = isFailurePolicy(failurePolicyText) ? failurePolicyText : undefined;
   if (failurePolicy === undefined) {
     errors.push(
@@ -234,7 +430,13 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
     );
   }
 
-  if (errors.length > 0 || headerStyle === undefined || failurePolicy === undefined) {
+  if (
+    errors.length > 0 ||
+    headerStyle === undefined ||
+    failurePolicy === undefined ||
+    logFormat === undefined ||
+    logLevel === undefined
+  ) {
     return { ok: false, errors };
   }
   return {
@@ -259,11 +461,31 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       memoryMaxEntries,
       localCacheSize,
       workers,
+      logFormat,
+      logLevel,
       tls,
       redisTlsCa: raw("redisTlsCa"),
       mergeDomainConfig,
     }),
   };
+}
+
+/** The value an option takes when neither its flag nor its environment sets one; "" when it has none. */
+function defaultOf(name: OptionName): string {
+  const option: OptionSpec = OPTIONS[name];
+  return option.default ?? "";
+}
+
+function parseChoice<T extends string>(
+  name: OptionName,
+  text: string,
+  choices: readonly T[],
+  errors: string[],
+): T | undefined {
+  const chosen = choices.find((c) => c === text);
+  if (chosen === undefined)
+    errors.push(`${describeOption(name)}: expected one of ${choices.join(", ")}, got "${text}"`);
+  return chosen;
 }
 
 function parseTls(
