@@ -102,6 +102,7 @@ function setUp(options: { expectedInstances?: number; failurePolicy?: FailurePol
   const flaky: LeaseStore = {
     acquire: (request) => failing(() => shared.acquire(request)),
     release: (key, leaseId) => failing(() => shared.release(key, leaseId)),
+    held: (key) => failing(() => shared.held(key)),
     onRelease: (listener) => shared.onRelease(listener),
     close: () => shared.close(),
   };

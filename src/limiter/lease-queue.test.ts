@@ -139,6 +139,7 @@ describe("lease queue timing (injected clock and timers)", () => {
     const deaf = (store: LeaseStore): LeaseStore => ({
       acquire: (r) => store.acquire(r),
       release: (k, id) => store.release(k, id),
+      held: (k) => store.held(k),
       onRelease: () => () => {},
       close: () => store.close(),
     });
@@ -188,6 +189,7 @@ describe("lease queue timing (injected clock and timers)", () => {
     const slow = (s: LeaseStore): LeaseStore => ({
       acquire: (r) => new Promise((resolve) => time.timers.after(10, () => resolve(s.acquire(r)))),
       release: (k, id) => s.release(k, id),
+      held: (k) => s.held(k),
       onRelease: (listener) => s.onRelease(listener),
       close: () => s.close(),
     });
@@ -208,6 +210,7 @@ describe("lease queue timing (injected clock and timers)", () => {
     const flaky = (s: LeaseStore): LeaseStore => ({
       acquire: (r) => (failing ? Promise.reject(new Error("store down")) : s.acquire(r)),
       release: (k, id) => s.release(k, id),
+      held: (k) => s.held(k),
       onRelease: (listener) => s.onRelease(listener),
       close: () => s.close(),
     });
@@ -232,6 +235,7 @@ describe("lease queue timing (injected clock and timers)", () => {
         seen.push(options?.deadlineMs);
         return store.release(k, id);
       },
+      held: (k) => store.held(k),
       onRelease: (listener) => store.onRelease(listener),
       close: () => store.close(),
     });

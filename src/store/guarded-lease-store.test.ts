@@ -11,6 +11,7 @@ const request = { key: "sluice:{t}:leases", leaseId: "r1", max: 1, ttlMs: 60_000
 const silent: LeaseStore = {
   acquire: () => new Promise(() => {}),
   release: () => new Promise(() => {}),
+  held: () => new Promise(() => {}),
   onRelease: () => () => {},
   close: () => Promise.resolve(),
 };
@@ -30,6 +31,7 @@ describe("guardLeaseStore", () => {
     const guarded = guardLeaseStore(memory, { timeoutMs: 1_000, maxInFlight: 8, clock: Date.now });
     expect(await guarded.acquire(request)).toMatchObject({ granted: true, held: 1 });
     expect(await guarded.release(request.key, request.leaseId)).toMatchObject({ released: true, held: 0 });
+    expect(await guarded.held(request.key)).toBe(0);
     await guarded.close();
   });
 
@@ -42,6 +44,13 @@ describe("guardLeaseStore", () => {
       reason: "timeout",
       transient: true,
     });
+  });
+
+  it("gives up on a count as on any lease call, within the caller's deadline", async () => {
+    const guarded = guardLeaseStore(silent, { timeoutMs: 60_000, maxInFlight: 8, clock: Date.now });
+    const error = await rejection(guarded.held(request.key, { deadlineMs: Date.now() + 20 }));
+    expect(error).toMatchObject({ reason: "timeout", transient: true });
+    expect(error.message).toMatch(/^lease store: no count reply in time/);
   });
 
   it("waits no longer than the call's deadline when it is nearer than the timeout", async () => {
@@ -85,6 +94,7 @@ describe("guardLeaseStore", () => {
       const store: LeaseStore = {
         acquire: (r) => call(r.key),
         release: (key) => call(key),
+        held: (key) => call(key).then(() => 0),
         onRelease: () => () => {},
         close: () => Promise.resolve(),
       };

@@ -16,7 +16,7 @@ export interface GuardedLeaseStore extends LeaseStore {
 
 /**
  * Gives lease script calls the counters' protection (store-guard.ts), with the same settings: each
- * acquire and release waits at most `timeoutMs` (`--store-timeout-ms`), or less when the caller's
+ * acquire, release and count waits at most `timeoutMs` (`--store-timeout-ms`), or less when the caller's
  * deadline is nearer; at most `maxInFlight` lease calls are outstanding, beyond which calls are shed
  * at once; and a circuit breaker per Redis node answers at once after repeated failures, probing for
  * recovery. Each refusal is a transient StoreGuardError, which the concurrency limiter answers per the
@@ -40,6 +40,7 @@ export function guardLeaseStore(store: LeaseStore, options: GuardedLeaseStoreOpt
   return {
     acquire: (request, call) => guarded(request.key, call, () => store.acquire(request, call), "acquire"),
     release: (key, leaseId, call) => guarded(key, call, () => store.release(key, leaseId), "release"),
+    held: (key, call) => guarded(key, call, () => store.held(key, call), "count"),
     onRelease: (listener) => store.onRelease(listener),
     close: () => store.close(),
     openCircuits: () => guard.openCircuits(),

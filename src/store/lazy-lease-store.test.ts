@@ -20,6 +20,19 @@ describe("lazyLeaseStore", () => {
     await lazy.close();
   });
 
+  it("opens the store to count, since a shared store may hold other instances' leases", async () => {
+    const shared = new MemoryLeaseStore({ clock: () => 1_000 });
+    await shared.acquire({ key: "k", leaseId: "elsewhere", max: 2, ttlMs: 1_000 });
+    let created = 0;
+    const lazy = lazyLeaseStore(() => {
+      created++;
+      return shared;
+    });
+    expect(await lazy.held("k")).toBe(1);
+    expect(created).toBe(1);
+    await lazy.close();
+  });
+
   it("closes without creating a store that was never used", async () => {
     let created = 0;
     const lazy = lazyLeaseStore(() => {

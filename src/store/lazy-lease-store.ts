@@ -22,6 +22,9 @@ export function lazyLeaseStore(create: () => LeaseStore): LeaseStore {
   return {
     acquire: (request, options) => open().acquire(request, options),
     release: (key, leaseId, options) => open().release(key, leaseId, options),
+    // Before any lease call the store may not exist: then nothing is held by this instance, but a
+    // shared (Redis) store may hold other instances' leases, so it is opened to ask.
+    held: (key, options) => open().held(key, options),
     onRelease(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

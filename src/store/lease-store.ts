@@ -58,6 +58,12 @@ export interface LeaseStore {
   /** Gives a lease back; unknown ids are a no-op. Tells every instance's `onRelease` listeners. */
   release(key: string, leaseId: string, options?: LeaseCallOptions): Promise<LeaseRelease>;
   /**
+   * Leases of a set unexpired at the store's clock, read without changing anything: expired leases
+   * are skipped, not removed, so a question (`/explain`, `/usage`) reclaims nothing and notifies no
+   * one. The next acquire or release removes and reports them as usual.
+   */
+  held(key: string, options?: LeaseCallOptions): Promise<number>;
+  /**
    * Calls `listener` with a set's key whenever a lease of it is released or reclaimed on expiry,
    * by this instance or (for a shared store) any other. Delivery is best effort: waiters also
    * retry on their own, so a lost notice only delays them. Returns the unsubscribe function.

@@ -70,6 +70,23 @@ describe("MemoryLeaseStore lease bookkeeping", () => {
     await leases.close();
   });
 
+  it("counts unexpired leases without reclaiming the expired ones or telling listeners", async () => {
+    const { leases, advance } = store();
+    const heard: string[] = [];
+    leases.onRelease((key) => heard.push(key));
+    await leases.acquire(request("lost", 2, 500));
+    await leases.acquire(request("a", 2, 1_000));
+    expect(await leases.held("set")).toBe(2);
+    advance(500);
+    expect(await leases.held("set")).toBe(1);
+    await Promise.resolve();
+    expect(heard).toEqual([]);
+    // Still in the set: the next real call reclaims and reports it.
+    expect(await leases.release("set", "a")).toEqual({ released: true, held: 0, expired: 1 });
+    expect(await leases.held("unknown")).toBe(0);
+    await leases.close();
+  });
+
   it("keeps sets apart", async () => {
     const { leases } = store();
     await leases.acquire({ ...request("a", 1), key: "tenant-a" });

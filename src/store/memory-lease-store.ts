@@ -71,6 +71,15 @@ export class MemoryLeaseStore implements LeaseStore {
     return Promise.resolve({ released, held: set.leases.size, expired });
   }
 
+  held(key: string): Promise<number> {
+    const nowMs = this.#clock();
+    const stored = this.#sets.get(key);
+    if (stored === undefined || stored.expiresAt <= nowMs) return Promise.resolve(0);
+    let held = 0;
+    for (const expiresAt of stored.leases.values()) if (expiresAt > nowMs) held++;
+    return Promise.resolve(held);
+  }
+
   onRelease(listener: (key: string) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

@@ -62,3 +62,14 @@ local released = redis.call('ZREM', KEYS[1], ARGV[1])
 if released > 0 or expired > 0 then redis.call('PUBLISH', ARGV[2], KEYS[1]) end
 return { released, redis.call('ZCARD', KEYS[1]), expired }
 `;
+
+/**
+ * KEYS[1] the lease set. Returns the leases unexpired at the server's clock (score > now). Read-only:
+ * expired leases are counted out, not removed, so asking reclaims nothing and publishes nothing
+ * (the next acquire or release removes and reports them). A missing set counts 0.
+ */
+export const COUNT_LEASES_SCRIPT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+`;

@@ -9,7 +9,7 @@ import {
   type RedisTarget,
   redisNodeOf,
 } from "./redis-connection.ts";
-import { ACQUIRE_LEASE_SCRIPT, RELEASE_LEASE_SCRIPT } from "./redis-lease-script.ts";
+import { ACQUIRE_LEASE_SCRIPT, COUNT_LEASES_SCRIPT, RELEASE_LEASE_SCRIPT } from "./redis-lease-script.ts";
 import { toStoreError } from "./redis-store-error.ts";
 
 export type RedisLeaseStoreOptions = RedisTarget & RedisConnectionOptions;
@@ -27,10 +27,11 @@ interface LeaseCommands {
     deadlineMs: string,
   ): Promise<unknown>;
   sluiceLeaseRelease(key: string, leaseId: string, channel: string): Promise<unknown>;
+  sluiceLeaseCount(key: string): Promise<unknown>;
 }
 
 /**
- * Leases in Redis, shared by every Sluice instance: one script call per acquire and per release,
+ * Leases in Redis, shared by every Sluice instance: one script call per acquire, release and count,
  * against the server's clock (redis-lease-script.ts). A second connection subscribes to the release
  * channel, so a slot freed through one instance wakes the requests queued at every other.
  *
@@ -52,6 +53,7 @@ export class RedisLeaseStore implements LeaseStore {
     const client = this.#connection.client;
     client.defineCommand("sluiceLeaseAcquire", { numberOfKeys: 1, lua: ACQUIRE_LEASE_SCRIPT });
     client.defineCommand("sluiceLeaseRelease", { numberOfKeys: 1, lua: RELEASE_LEASE_SCRIPT });
+    client.defineCommand("sluiceLeaseCount", { numberOfKeys: 1, lua: COUNT_LEASES_SCRIPT });
     this.#commands = client as unknown as LeaseCommands;
 
     // duplicate() keeps the target, credentials and timeouts. With the offline queue off, SUBSCRIBE
@@ -109,6 +111,18 @@ export class RedisLeaseStore implements LeaseStore {
     }
     const [released, held, expired] = integers(reply, 3, "lease release") as [number, number, number];
     return { released: released === 1, held, expired };
+  }
+
+  async held(key: string): Promise<number> {
+    await this.#connection.ready();
+    let reply: unknown;
+    try {
+      reply = await this.#commands.sluiceLeaseCount(key);
+    } catch (error) {
+      throw toStoreError(error);
+    }
+    if (!Number.isInteger(reply)) throw malformedReply("lease count");
+    return reply as number;
   }
 
   /**

@@ -25,6 +25,7 @@ function flakyStore(time: ReturnType<typeof fakeTime>) {
       if (state.down) return Promise.reject(new StoreError("paused", { transient: true }));
       return memory.release(key, leaseId);
     },
+    held: (key) => memory.held(key),
     onRelease: (listener) => memory.onRelease(listener),
     close: () => memory.close(),
   };
@@ -91,6 +92,19 @@ describe("retryFailedReleases", () => {
     expect((await retried.acquire(request("c"))).granted).toBe(false);
     await time.settle();
     expect((await retried.acquire(request("c"))).granted).toBe(true);
+    await retried.close();
+  });
+
+  it("counts through the store, and takes a count's answer as a sign the store is back", async () => {
+    const { time, state, retried } = setUp();
+    state.down = true;
+    await retried.acquire(request("a"));
+    await retried.release("k", "a").catch(() => {});
+    state.down = false;
+    // The lease is still held until the waiting release goes out, which the count's answer starts.
+    expect(await retried.held("k")).toBe(1);
+    await time.settle();
+    expect(await retried.held("k")).toBe(0);
     await retried.close();
   });
 

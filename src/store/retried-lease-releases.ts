@@ -123,6 +123,8 @@ export function retryFailedReleases(store: LeaseStore, options: RetriedReleasesO
         throw error;
       }
     },
+    // A count changes nothing to retry; an answer still shows the store is back.
+    held: (key, call) => store.held(key, call).then(answered),
     onRelease: (listener) => store.onRelease(listener),
     close() {
       closed = true;

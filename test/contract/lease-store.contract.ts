@@ -122,6 +122,23 @@ export function leaseStoreContract(open: () => Promise<LeaseStoreUnderTest>): vo
     expect(await target.store.release(key, "next")).toEqual({ released: false, held: 0, expired: 1 });
   });
 
+  it("counts the unexpired leases, from any handle, without removing or renewing anything", async () => {
+    const key = freshSet();
+    expect(await target.store.held(key)).toBe(0);
+    await target.store.acquire({ key, leaseId: "a", max: 3, ttlMs: 60_000 });
+    await target.store.acquire({ key, leaseId: "b", max: 3, ttlMs: 60_000 });
+    await target.store.acquire({ key, leaseId: "lost", max: 3, ttlMs: 300 });
+    expect(await target.store.held(key)).toBe(3);
+    expect(await target.peer.held(key)).toBe(3);
+    await target.wait(350);
+    // The lost lease no longer counts, but counting left it in the set: the next call removes it.
+    expect(await target.peer.held(key)).toBe(2);
+    expect(await target.store.held(key)).toBe(2);
+    expect(await target.store.release(key, "a")).toEqual({ released: true, held: 1, expired: 1 });
+    expect(await target.peer.held(key)).toBe(1);
+    expect(await target.store.held(freshSet())).toBe(0);
+  });
+
   it("keeps lease sets apart", async () => {
     const [one, two] = [freshSet(), freshSet()];
     await target.store.acquire({ key: one, leaseId: "a", max: 1, ttlMs: 60_000 });

@@ -47,6 +47,7 @@ function bind(store: LeaseStore): LeaseStore {
   return {
     acquire: (r) => store.acquire(r),
     release: (k, id) => store.release(k, id),
+    held: (k) => store.held(k),
     onRelease: (l) => store.onRelease(l),
     close: () => store.close(),
   };
