@@ -13,7 +13,7 @@ import type { CounterStoreSettings } from "../store/create-counter-store.ts";
 import { createLeaseStore } from "../store/create-lease-store.ts";
 import { guardLeaseStore } from "../store/guarded-lease-store.ts";
 import { lazyLeaseStore } from "../store/lazy-lease-store.ts";
-import type { LeaseStore } from "../store/lease-store.ts";
+import type { LeaseCallOptions, LeaseStore } from "../store/lease-store.ts";
 import { MemoryLeaseStore } from "../store/memory-lease-store.ts";
 import { RedisLeaseStore } from "../store/redis-lease-store.ts";
 import { retryFailedReleases } from "../store/retried-lease-releases.ts";
@@ -54,6 +54,12 @@ export interface ConcurrencyLimitsOptions {
 
 export interface ConcurrencyLimits {
   readonly limiter: RateLimiter;
+  /**
+   * Leases a set holds now, by the shared lease store's clock, read without taking or reclaiming
+   * one (for /explain and /usage). Guarded like lease calls; the `local` failure policy's own
+   * leases are not counted (they exist only while the store is down, when this fails anyway).
+   */
+  leasesHeld(leaseKey: string, options?: LeaseCallOptions): Promise<number>;
   /** Settles queued requests and closes the lease store; after the gRPC server has drained. */
   close(): Promise<void>;
 }
@@ -121,6 +127,7 @@ export function addConcurrencyLimits(
   });
   return {
     limiter,
+    leasesHeld: (key, call) => leaseStore.held(key, call),
     async close() {
       leases.close();
       local.leases.close();

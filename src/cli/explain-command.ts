@@ -8,6 +8,8 @@ import { formatPolicyError } from "../policy/policy-types.ts";
 import { parseRedisStore } from "../settings/redis-settings.ts";
 import { counterKey } from "../store/counter-key.ts";
 import { createCounterStore, redisTarget } from "../store/create-counter-store.ts";
+import { createLeaseStore } from "../store/create-lease-store.ts";
+import { lazyLeaseStore } from "../store/lazy-lease-store.ts";
 
 export const EXPLAIN_HELP = `usage: sluice explain --admin-url URL --domain DOMAIN DESCRIPTOR [DESCRIPTOR ...]
        sluice explain --policy PATH [--policy PATH ...] --redis-url URL --domain DOMAIN DESCRIPTOR [...]
@@ -51,7 +53,10 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     for (const error of loaded.errors) process.stderr.write(`sluice explain: ${formatPolicyError(error)}\n`);
     return 1;
   }
-  const store = createCounterStore(redis, systemClock, { connectTimeoutMs: 5_000, commandTimeoutMs: 5_000 });
+  const connection = { connectTimeoutMs: 5_000, commandTimeoutMs: 5_000 };
+  const store = createCounterStore(redis, systemClock, connection);
+  // Connected only when a descriptor matches a concurrency limit.
+  const leases = lazyLeaseStore(() => createLeaseStore(redis, systemClock, connection));
   try {
     const explainer = createExplainer({
       policy: () => loaded.table,
@@ -59,13 +64,14 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
       counterKey,
       decideOptions: { headerStyle: "x-ratelimit", upstreamHeaders: false },
       clock: systemClock,
+      leasesHeld: (key, options) => leases.held(key, options),
     });
     return print(explainJson(await explainer.explain(call)));
   } catch (error: unknown) {
     process.stderr.write(`sluice explain: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   } finally {
-    await store.close();
+    await Promise.all([store.close(), leases.close()]);
   }
 }
 

@@ -131,15 +131,6 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     limits: settings.requestLimits,
     ...fallback,
   });
-  // `sluice explain`, /explain and /usage: the limiter's plan and arithmetic, the store only peeked at.
-  const explainer = createExplainer({
-    policy,
-    store,
-    counterKey: fastPath.counterKey,
-    decideOptions: { headerStyle: settings.headerStyle, upstreamHeaders: settings.upstreamHeaders },
-    limits: settings.requestLimits,
-    clock: systemClock,
-  });
   // Calls carrying lease entries also take concurrency leases, kept where the counters are.
   const concurrency = addConcurrencyLimits(limiter, {
     storeSettings: storeSettings(settings, redisCa.ca),
@@ -152,6 +143,17 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     limits: settings.requestLimits,
     metrics,
     logger,
+  });
+  // `sluice explain`, /explain and /usage: the limiter's plan and arithmetic, the store only peeked
+  // at, leases only counted.
+  const explainer = createExplainer({
+    policy,
+    store,
+    counterKey: fastPath.counterKey,
+    decideOptions: { headerStyle: settings.headerStyle, upstreamHeaders: settings.upstreamHeaders },
+    limits: settings.requestLimits,
+    clock: systemClock,
+    leasesHeld: concurrency.leasesHeld,
   });
 
   // Everything started before the servers listen: closed after them at shutdown, or alone when

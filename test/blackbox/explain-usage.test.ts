@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePlanLease } from "../support/free-plan-leases.ts";
 import { awayFromMinuteEnd } from "../support/minute-slot.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
 import { createRlsClient, headersOf, type RlsClient } from "../support/rls-client.ts";
@@ -137,6 +138,32 @@ describe.each(["memory", "redis"] as const)("explain and usage (%s store)", (kin
     expect(again.limits.map((l) => l.used)).toEqual([3, 3, 0]);
   });
 
+  it("reports the leases in flight, and counting them frees and takes none", async () => {
+    const tenant = tenantId("leases");
+    const lease = (kind: "lease_acquire" | "lease_release", id: string) =>
+      client.shouldRateLimit(freePlanLease(tenant, kind, id));
+    const held = async () => {
+      const explained = await explain(freePlanLease(tenant, "lease_acquire", "asking"));
+      const usage = (await (
+        await fetch(`${sluice.adminUrl}/usage?domain=api&tenant=${tenant}&plan=free`)
+      ).json()) as { concurrency: { name: string; max: number; held?: number }[] };
+      expect(usage.concurrency).toEqual([expect.objectContaining({ name: "free_in_flight", max: 2 })]);
+      expect(explained.descriptors[0]?.concurrency?.held).toBe(usage.concurrency[0]?.held);
+      return usage.concurrency[0]?.held;
+    };
+    expect(await held()).toBe(0);
+    expect((await lease("lease_acquire", "one")).overall_code).toBe("OK");
+    expect((await lease("lease_acquire", "two")).overall_code).toBe("OK");
+    expect(await held()).toBe(2);
+    expect(await held()).toBe(2);
+    // The questions took no lease and freed none: the Free plan's two are still taken.
+    expect((await lease("lease_acquire", "three")).overall_code).toBe("OVER_LIMIT");
+    await lease("lease_release", "one");
+    expect(await held()).toBe(1);
+    expect((await lease("lease_acquire", "three")).overall_code).toBe("OK");
+    expect(await held()).toBe(2);
+  });
+
   it("answers bad questions with 400, 404 and 405", async () => {
     const post = (body: string) => fetch(`${sluice.adminUrl}/explain`, { method: "POST", body });
     expect((await post("{")).status).toBe(400);
@@ -187,7 +214,9 @@ describe.each(["memory", "redis"] as const)("explain and usage (%s store)", (kin
         ]);
         expect(run.stderr).toBe("");
         expect(run.code).toBe(0);
-        expect((JSON.parse(run.stdout) as ExplainBody).descriptors[0]?.windows[0]?.remaining).toBe(300);
+        const local = JSON.parse(run.stdout) as ExplainBody;
+        expect(local.descriptors[0]?.windows[0]?.remaining).toBe(300);
+        expect(local.descriptors[0]?.concurrency).toEqual({ name: "pro_in_flight", max: 20, held: 0 });
         expect(await direct.dbsize()).toBe(keys);
       } finally {
         direct.disconnect();

@@ -73,7 +73,8 @@ export function usageJson(explanation: CallExplanation): unknown {
             name: d.concurrency.rule.name ?? d.concurrency.rule.ruleId,
             descriptor: d.entries,
             max: d.concurrency.rule.max,
-            inFlight: d.concurrency.held,
+            // Leases in flight now, as /explain names them; absent when the lease store was not asked.
+            held: d.concurrency.held,
           },
         ],
   );
