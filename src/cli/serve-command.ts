@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import { systemClock } from "../clock.ts";
 import { startAdminServer } from "../edge/admin/admin-server.ts";
 import { explainRoutes } from "../edge/admin/explain-routes.ts";
+import { referenceRoutes } from "../edge/admin/reference-routes.ts";
 import { startGrpcServer } from "../edge/grpc/grpc-server.ts";
 import { createExplainer } from "../limiter/explain-call.ts";
 import { createRateLimiter } from "../limiter/rate-limiter.ts";
@@ -200,7 +201,11 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
         startAdminServer(addr, {
           metrics,
           state: { notReady: readiness.notReady },
-          routes: [explainRoutes({ explainer, policy })],
+          routes: [
+            explainRoutes({ explainer, policy }),
+            // envoyproxy/ratelimit's POST /json and /rlconfig, deciding through the gRPC limiter.
+            referenceRoutes({ limiter: concurrency.limiter, policy, metrics }),
+          ],
         }),
       );
   if (!adminListening.ok) {

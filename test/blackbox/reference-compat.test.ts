@@ -164,3 +164,103 @@ describe("envoyproxy/ratelimit's stat names on /metrics", () => {
     ).toBe(1);
   });
 });
+
+const JSON_POLICY = `domain: dummy
+descriptors:
+  - key: perday
+    rate_limit: { unit: day, requests_per_unit: 2 }
+  - key: shadowed
+    shadow_mode: true
+    rate_limit: { unit: minute, requests_per_unit: 0 }
+`;
+
+describe("the reference's HTTP surface on the admin port: POST /json and GET /rlconfig", () => {
+  let dir: string;
+  let sluice: SluiceProcess;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "sluice-json-"));
+    await writeFile(join(dir, "dummy.yaml"), JSON_POLICY);
+    sluice = await startSluice(["--policy", dir]);
+  });
+  afterAll(async () => {
+    await sluice?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const post = (body: string) => fetch(`${sluice.adminUrl}/json`, { method: "POST", body });
+  const perday = (value: string) =>
+    JSON.stringify({ domain: "dummy", descriptors: [{ entries: [{ key: "perday", value }] }] });
+
+  it("decides for real, counting hits: 200 while within the limit, then 429, in protojson", async () => {
+    const answers = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await post(perday("a"));
+      answers.push({
+        status: response.status,
+        type: response.headers.get("content-type"),
+        json: await response.json(),
+      });
+    }
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
+    expect(answers[0]?.type).toBe("application/json");
+    expect(answers[0]?.json).toEqual({
+      overallCode: "OK",
+      statuses: [
+        {
+          code: "OK",
+          currentLimit: { requestsPerUnit: 2, unit: "DAY" },
+          limitRemaining: 1,
+          durationUntilReset: expect.stringMatching(/^\d+(\.\d{3})?s$/),
+        },
+      ],
+      responseHeadersToAdd: expect.any(Array),
+    });
+    expect(answers[2]?.json).toMatchObject({
+      overallCode: "OVER_LIMIT",
+      statuses: [{ code: "OVER_LIMIT", currentLimit: { requestsPerUnit: 2, unit: "DAY" } }],
+    });
+    // The same counter as gRPC: the decisions show in the metrics too.
+    const text = await scrape(sluice.adminUrl);
+    expect(seriesValue(text, 'sluice_requests_total{domain="dummy",code="OVER_LIMIT"}')).toBe(1);
+  });
+
+  it("takes the .proto's field names too, and answers 200 for what nothing limits", async () => {
+    const response = await post(
+      '{"domain":"dummy","descriptors":[{"entries":[{"key":"other"}],"hits_addend":"3"}]}',
+    );
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ overallCode: "OK", statuses: [{ code: "OK" }] });
+  });
+
+  it.each([
+    ["not JSON", "not json"],
+    ["an empty domain", '{"domain":"","descriptors":[{"entries":[{"key":"perday"}]}]}'],
+    ["no descriptors", '{"domain":"dummy","descriptors":[]}'],
+  ])("answers 400 for %s, as the reference does", async (_name, body) => {
+    const response = await post(body);
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/^Bad Request: /);
+  });
+
+  it("answers 405 to other methods", async () => {
+    const response = await fetch(`${sluice.adminUrl}/json`);
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("POST");
+  });
+
+  it("lists the live rules at /rlconfig and follows a reload", async () => {
+    const dump = async () => (await fetch(`${sluice.adminUrl}/rlconfig`)).text();
+    expect(await dump()).toBe(
+      "dummy.perday: unit=DAY requests_per_unit=2, shadow_mode: false, quota_mode: false\n" +
+        "dummy.shadowed: unit=MINUTE requests_per_unit=0, shadow_mode: true, quota_mode: false\n",
+    );
+    await writeFile(
+      join(dir, "dummy.yaml"),
+      "domain: dummy\ndescriptors:\n  - { key: perday, rate_limit: { unit: hour, requests_per_unit: 7 } }\n",
+    );
+    await expect
+      .poll(dump, POLL)
+      .toBe("dummy.perday: unit=HOUR requests_per_unit=7, shadow_mode: false, quota_mode: false\n");
+  });
+});
