@@ -23,8 +23,9 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       "boundary. Within one window, with nothing counted in the previous one, both count alike; across a boundary " +
       "Sluice still refuses where the reference has already reset.",
     excludedBy:
-      "Each seed runs against fresh Redis servers, with minute, hour and day units only (never second), and waits " +
-      "out the end of a minute so its whole stream falls within one minute, hence one hour and one day.",
+      "Each seed runs against fresh Redis servers and never uses the second unit; every other unit is a whole " +
+      "number of minutes aligned to the epoch (month = 30 days, year = 365 days, on both sides). The test waits out " +
+      "the end of a minute so a whole stream falls within one minute, hence within one window of every unit.",
   },
   {
     title: "The reference joins key and value with an underscore",
@@ -59,7 +60,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       "A descriptor `limit` with unit UNKNOWN makes the reference panic while it computes the window " +
       "(UnitToDivider: 'should not get here'); its handler re-panics errors it does not know, so the whole process " +
       "exits and every other call in flight fails too. Sluice refuses that call as INVALID_ARGUMENT naming the field.",
-    excludedBy: "Overrides use minute, hour or day only.",
+    excludedBy: "Overrides use a unit from minute to year.",
   },
   {
     title: "Local over-limit caches",

@@ -4,12 +4,13 @@ import type { SeededRandom } from "./seeded-random.ts";
 /**
  * Random policies in the reference's format, within what both services must agree on (see
  * known-differences.ts for what is left out, and why). Keys, values and domains never hold `_`;
- * a pattern is a prefix followed by one `*`; every limit is per minute, hour or day.
+ * a pattern is a prefix followed by one `*`; no limit is per second.
  */
 
-export type WindowUnit = "minute" | "hour" | "day";
+/** Every unit but second. All are whole minutes aligned to the epoch, so one minute lies within one window of each. */
+export type WindowUnit = "minute" | "hour" | "day" | "week" | "month" | "year";
 
-export const UNITS: readonly WindowUnit[] = ["minute", "hour", "day"];
+export const UNITS: readonly WindowUnit[] = ["minute", "hour", "day", "week", "month", "year"];
 /** Rule keys. `o` is never one: requests use it for entries no rule matches. */
 export const RULE_KEYS = ["a", "b", "c"] as const;
 export const EXACT_VALUES = ["x", "y", "xa", "ya"] as const;
