@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { type RunningProcess, startProcess } from "../test/support/process.ts";
 import type { RedisClusterServers, RedisServer } from "../test/support/redis-server.ts";
 import { ROOT } from "./ghz-run.ts";
+import { type ReferenceSettings, startReference } from "./reference-target.ts";
 import type { TargetName } from "./scenarios.ts";
 
 const run = promisify(execFile);
@@ -28,13 +29,26 @@ export interface TargetOptions {
   readonly localCacheSize?: number | undefined;
   /** Extra node flags, e.g. `--cpu-prof`. */
   readonly nodeFlags?: readonly string[];
-  readonly redis?: RedisServer;
-  readonly cluster?: RedisClusterServers;
+  readonly redis?: RedisServer | undefined;
+  readonly cluster?: RedisClusterServers | undefined;
+  /** The reference's settings and runtime root (its policies), for the `reference` target. */
+  readonly reference?: { readonly settings: ReferenceSettings; readonly runtimeRoot: string } | undefined;
 }
 
 const SERVING = /"grpcPort":(\d+)(?:,"adminPort":(\d+))?/;
 
 export async function startTarget(name: TargetName, options: TargetOptions): Promise<RunningTarget> {
+  if (name === "reference") {
+    if (options.reference === undefined) throw new Error("the reference target needs its settings");
+    // On a Cluster when one is given (the cluster scenario), else on the single Redis.
+    const started = await startReference({
+      ...options.reference,
+      redis: options.cluster === undefined ? options.redis : undefined,
+      cluster: options.cluster,
+      pinTo: options.pinTo,
+    });
+    return { name, ...started };
+  }
   const node = [process.execPath, ...(options.nodeFlags ?? [])];
   const args =
     name === "baseline" || name === "baseline-sized"

@@ -1,15 +1,22 @@
-// `npm run bench`: ghz against the transport baseline and Sluice (memory, Redis, Redis Cluster),
-// one scenario at a time, each server started fresh on loopback ports and stopped by its PID.
+// `npm run bench`: ghz against the transport baseline, Sluice (memory, Redis, Redis Cluster) and the
+// reference service envoyproxy/ratelimit on the same Redis, one scenario at a time, each server
+// started fresh on loopback ports and stopped by its PID.
 //
 //   node bench/run-bench.ts [--scenario NAME ...] [--duration 10s] [--warmup-calls N] [--report FILE]
 //                           [--fixed-rate] [--workers-compare] [--cache-compare] [--no-pin] [--smoke]
 //                           [--rounds N] [--data-dir DIR [--write-data]]
+//                           [--reference-window 0 --reference-window 150us ...] [--reference-cache-bytes N]
+//                           [--server-cpus N ...]
 //
 // --data-dir keeps the generated call data (one JSON array per scenario) where the printed ghz
 // commands can find it again; with --write-data it only writes the data and exits.
 //
 // On a machine with two or more cores the server runs on CPU 0 and ghz on CPU 1 (Redis unpinned), so
-// client and server do not steal each other's core. See bench/RESULTS.md for figures.
+// client and server do not steal each other's core. --server-cpus N instead gives the server N cores
+// (Sluice with --workers N; the reference's Go runtime follows its CPU set), Redis a core and ghz the
+// rest (cpu-placement.ts), once per N given: the throughput curve where the cores exist.
+// See bench/RESULTS.md for figures.
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,17 +27,15 @@ import {
   startRedis,
   startRedisCluster,
 } from "../test/support/redis-server.ts";
-import {
-  flushRedis,
-  type RunningTarget,
-  scrapeCounter,
-  startTarget,
-  type TargetOptions,
-} from "./bench-targets.ts";
-import { type GhzOptions, runGhz } from "./ghz-run.ts";
-import { loadAverages, machineInfo } from "./machine-info.ts";
-import { processTreeCpuMs } from "./process-cpu.ts";
-import { commandList, type Measurement, machineLine, scenarioTable } from "./report.ts";
+import { type ReferenceRowSettings, scenarioRows } from "./bench-rows.ts";
+import type { TargetOptions } from "./bench-targets.ts";
+import { type GhzOptions, ROOT } from "./ghz-run.ts";
+import { machineInfo } from "./machine-info.ts";
+import { type BenchRow, type MeasureSettings, measure, measureRounds, median } from "./measure.ts";
+import { referencePolicies } from "./reference-policies.ts";
+import { REFERENCE_BIN, writeReferenceRuntime } from "./reference-target.ts";
+import { commandList, type Measurement, machineLine, roundsList, scenarioTable } from "./report.ts";
+import { fixedRateSection, scalingSection } from "./run-sections.ts";
 import { findScenario, SCENARIOS, type Scenario, type TargetName } from "./scenarios.ts";
 
 const { values } = parseArgs({
@@ -49,27 +54,46 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "1" },
     "data-dir": { type: "string" },
     "write-data": { type: "boolean", default: false },
+    "reference-window": { type: "string", multiple: true },
+    "reference-cache-bytes": { type: "string", default: String(64 * 2 ** 20) },
+    "server-cpus": { type: "string", multiple: true },
   },
 });
 
 const smoke = values.smoke;
 const rounds = smoke ? 1 : Math.max(1, Number(values.rounds));
-const pinned = !values["no-pin"] && !smoke && availableParallelism() >= 2;
-const serverCpu = pinned ? "0" : undefined;
-const clientCpu = pinned ? "1" : undefined;
+const serverCpus = (values["server-cpus"] ?? []).map(Number);
+const pinned = !values["no-pin"] && !smoke && availableParallelism() >= 2 && serverCpus.length === 0;
+const referenceInstalled = existsSync(`${ROOT}${REFERENCE_BIN}`);
 const scenarios: Scenario[] = smoke
-  ? [{ ...findScenario("hot-tenant"), targets: ["baseline", "memory"] }]
+  ? [{ ...findScenario("hot-tenant"), targets: ["baseline", "memory", "redis", "reference"] }]
   : (values.scenario ?? SCENARIOS.map((s) => s.name)).map(findScenario);
 
-const load = (dataFile: string, address: string): GhzOptions => ({
-  address,
-  dataFile,
-  concurrency: smoke ? 10 : Number(values.concurrency),
-  connections: smoke ? 1 : Number(values.connections),
-  cpus: pinned ? 1 : availableParallelism(),
-  pinTo: clientCpu,
-  ...(smoke ? { total: 300 } : { duration: values.duration }),
+/** ghz's options; `cpus` and `pinTo` say where it runs (see the header). */
+const loadOn =
+  (pinTo: string | undefined, cpus: number) =>
+  (dataFile: string, address: string): GhzOptions => ({
+    address,
+    dataFile,
+    concurrency: smoke ? 10 : Number(values.concurrency),
+    connections: smoke ? 1 : Number(values.connections),
+    cpus,
+    pinTo,
+    ...(smoke ? { total: 300 } : { duration: values.duration }),
+  });
+const settingsFor = (pinTo: string | undefined, cpus: number): MeasureSettings => ({
+  load: loadOn(pinTo, cpus),
+  // JIT warm-up and connection set-up are not what the figures are about. Two passes over the
+  // scenario's calls (at least 10,000): every tenant's counters, hashed keys and inline caches
+  // exist before measuring, as in steady traffic where tenants come back.
+  warmupCalls: async (dataFile) => {
+    if (smoke) return 0;
+    if (values["warmup-calls"] !== undefined) return Number(values["warmup-calls"]);
+    const calls = JSON.parse(await readFile(dataFile, "utf8")) as unknown[];
+    return Math.max(10_000, 2 * calls.length);
+  },
 });
+const settings = settingsFor(pinned ? "1" : undefined, pinned ? 1 : availableParallelism());
 
 const work = values["data-dir"] ?? (await mkdtemp(join(tmpdir(), "sluice-bench-")));
 await mkdir(work, { recursive: true });
@@ -82,7 +106,7 @@ if (values["write-data"]) {
 }
 const needs = (t: TargetName) =>
   scenarios.some((s) => s.targets.includes(t)) ||
-  (t === "redis" && (values["fixed-rate"] || values["workers-compare"] || values["cache-compare"]));
+  (t === "redis" && (values["workers-compare"] || values["cache-compare"]));
 let redis: RedisServer | undefined;
 let cluster: RedisClusterServers | undefined;
 const measurements: Measurement[] = [];
@@ -95,61 +119,71 @@ try {
   // it on CPU 0 while the server waits for its answer.
   // One worker unless a row says otherwise: Sluice's default with Redis is a worker per core, which
   // pinned to one CPU would be several processes sharing it.
-  const base: TargetOptions = { pinTo: serverCpu, redis, cluster, workers: 1 };
+  const base: TargetOptions = { pinTo: pinned ? "0" : undefined, redis, cluster, workers: 1 };
+  const policies = await referencePolicies([join(ROOT, "deploy/policies"), join(ROOT, "bench/policies")]);
+  const reference: ReferenceRowSettings = {
+    runtimeRoot:
+      referenceInstalled && needs("reference")
+        ? await writeReferenceRuntime(join(work, "reference"), policies)
+        : undefined,
+    windows: smoke ? ["0"] : (values["reference-window"] ?? ["0", "150us", "500us"]),
+    cacheBytes: Number(values["reference-cache-bytes"]),
+  };
 
   out(
-    `# Sluice benchmark, ${new Date().toISOString()}\n\n${machineLine(machineInfo())}; ${pinned ? "server on CPU 0, ghz on CPU 1 (--cpus 1), Redis unpinned" : "unpinned"}\n`,
+    `# Sluice benchmark, ${new Date().toISOString()}\n\n${machineLine(machineInfo())}; ${placementLine()}\n`,
   );
-  for (const scenario of scenarios) {
-    const dataFile = join(work, `${scenario.name}.json`);
-    await writeFile(dataFile, JSON.stringify(scenario.requests()));
-    // Rounds interleave the servers, so a burst of other load on the machine hits all of them alike;
-    // each server's median round (by RPS) is reported, with the spread of the rounds.
-    const runs = new Map<TargetName, Measurement[]>(scenario.targets.map((t) => [t, []]));
-    for (let round = 0; round < rounds; round++) {
-      for (const target of scenario.targets) {
-        runs.get(target)?.push(await measure(scenario.name, target, target, base, dataFile));
+  if (needs("reference")) out(referenceLine(policies.notes));
+
+  if (serverCpus.length > 0) {
+    for (const scenario of scenarios) {
+      const dataFile = await writeScenario(scenario);
+      const section = await scalingSection({
+        scenario,
+        dataFile,
+        base,
+        reference,
+        serverCpus,
+        rounds,
+        settingsFor,
+      });
+      out(section.text);
+      measurements.push(...section.measurements);
+    }
+  } else {
+    for (const scenario of scenarios) {
+      const dataFile = await writeScenario(scenario);
+      const rows = scenarioRows(scenario, base, reference);
+      const runs = await measureRounds(settings, scenario.name, rows, dataFile, rounds);
+      const medians = rows.map((r) => median(runs.get(r.label) ?? []));
+      const again = `npm run bench -- --scenario ${scenario.name}${rounds > 1 ? ` --rounds ${rounds}` : ""}`;
+      out(
+        `## ${scenario.name}: ${scenario.description}\n\nReproduce: \`${again}\`\n\n${scenarioTable(medians)}\n\n${roundsList(runs)}${commandList(medians)}\n`,
+      );
+      measurements.push(...[...runs.values()].flat());
+      if (values["fixed-rate"]) {
+        const section = await fixedRateSection({ scenario, rows, medians, dataFile, rounds, settings });
+        out(section.text);
+        measurements.push(...section.measurements);
       }
     }
-    const rows = scenario.targets.map((t) => median(runs.get(t) ?? []));
-    const again = `npm run bench -- --scenario ${scenario.name}${rounds > 1 ? ` --rounds ${rounds}` : ""}`;
-    out(
-      `## ${scenario.name}: ${scenario.description}\n\nReproduce: \`${again}\`\n\n${scenarioTable(rows)}\n\n${spread(runs)}${commandList(rows)}\n`,
-    );
-    measurements.push(...[...runs.values()].flat());
-  }
-
-  if (values["fixed-rate"]) {
-    const scenario = findScenario("many-tenants");
-    const dataFile = join(work, "fixed-rate.json");
-    await writeFile(dataFile, JSON.stringify(scenario.requests()));
-    const earlier = measured(scenario.name, "redis");
-    const max =
-      earlier.length > 0
-        ? median(earlier).result.rps
-        : (await measure(scenario.name, "redis", "redis", base, dataFile)).result.rps;
-    const rps = Math.round(max / 2);
-    // The baseline at the same rate: the latency floor of the transport and of this machine.
-    const rows = [
-      await measure(scenario.name, "baseline", `baseline at ${rps}/s`, base, dataFile, rps),
-      await measure(scenario.name, "redis", `redis at ${rps}/s`, base, dataFile, rps),
-    ];
-    out(
-      `## fixed rate: many-tenants on Redis at half of ${Math.round(max)}/s\n\n${scenarioTable(rows)}\n\n${commandList(rows)}\n`,
-    );
   }
 
   if (values["workers-compare"]) {
     const scenario = findScenario("many-tenants");
-    const dataFile = join(work, "workers.json");
-    await writeFile(dataFile, JSON.stringify(scenario.requests()));
+    const dataFile = await writeScenario(scenario);
+    const redisOnly: TargetOptions = { ...base, cluster: undefined };
     const rows = [
-      await measure(scenario.name, "redis", "redis --workers 1 (CPU 0)", { ...base, workers: 1 }, dataFile),
       await measure(
+        settings,
         scenario.name,
-        "redis",
-        "redis --workers 2 (unpinned)",
-        { ...base, workers: 2, pinTo: undefined },
+        row("redis --workers 1 (CPU 0)", { ...redisOnly, workers: 1 }),
+        dataFile,
+      ),
+      await measure(
+        settings,
+        scenario.name,
+        row("redis --workers 2 (unpinned)", { ...redisOnly, workers: 2, pinTo: undefined }),
         dataFile,
       ),
     ];
@@ -162,24 +196,21 @@ try {
     // The over-limit flood with the local cache on (the default: refusals answered locally, their hits
     // written to Redis every 100 ms) and off (every call a script call), rounds interleaved.
     const scenario = findScenario("flood");
-    const dataFile = join(work, "cache.json");
-    await writeFile(dataFile, JSON.stringify(scenario.requests()));
-    const on: Measurement[] = [];
-    const off: Measurement[] = [];
-    for (let round = 0; round < rounds; round++) {
-      on.push(await measure(scenario.name, "redis", "redis, local cache on", base, dataFile));
-      off.push(
-        await measure(
-          scenario.name,
-          "redis",
-          "redis, --local-cache-size 0",
-          { ...base, localCacheSize: 0 },
-          dataFile,
-        ),
-      );
-    }
-    const rows = [median(on), median(off)];
-    const rps = (ms: Measurement[]) => ms.map((m) => Math.round(m.result.rps)).join(", ");
+    const dataFile = await writeScenario(scenario);
+    const redisOnly: TargetOptions = { ...base, cluster: undefined };
+    const runs = await measureRounds(
+      settings,
+      scenario.name,
+      [
+        row("redis, local cache on", redisOnly),
+        row("redis, --local-cache-size 0", { ...redisOnly, localCacheSize: 0 }),
+      ],
+      dataFile,
+      rounds,
+    );
+    const rows = [...runs.values()].map(median);
+    const rps = (ms: readonly Measurement[]) => ms.map((m) => Math.round(m.result.rps)).join(", ");
+    const [on = [], off = []] = [...runs.values()];
     out(
       `## local cache: flood on Redis, cache on and off\n\n${scenarioTable(rows)}\n\nRounds (RPS): on ${rps(on)}; off ${rps(off)}\n\n${commandList(rows)}\n`,
     );
@@ -193,121 +224,27 @@ try {
   if (values["data-dir"] === undefined) await rm(work, { recursive: true, force: true });
 }
 
-async function measure(
-  scenario: string,
-  target: TargetName,
-  label: string,
-  options: TargetOptions,
-  dataFile: string,
-  rps?: number,
-): Promise<Measurement> {
-  await flushRedis(options);
-  const server: RunningTarget = await startTarget(target, options);
-  try {
-    const ghz = load(dataFile, server.address);
-    // JIT warm-up and connection set-up are not what the figures are about.
-    // Two passes over the scenario's calls (at least 10,000): every tenant's counters, hashed keys and
-    // inline caches exist before measuring, as in steady traffic where tenants come back.
-    if (!smoke) await runGhz({ ...ghz, duration: undefined, total: await warmupCalls(dataFile) });
-    const before = await decisions(server);
-    const loadBefore = loadAverages();
-    const cpuBefore = await processTreeCpuMs(server.pid);
-    const result = await runGhz(rps === undefined ? ghz : { ...ghz, rps });
-    const cpuAfter = await processTreeCpuMs(server.pid);
-    const loadAfter = loadAverages();
-    const after = await decisions(server);
-    const answered = after.ok + after.overLimit - before.ok - before.overLimit;
-    return {
-      scenario,
-      label,
-      result,
-      overLimit:
-        server.adminUrl === undefined || answered === 0
-          ? undefined
-          : (after.overLimit - before.overLimit) / answered,
-      cacheHits: server.adminUrl === undefined ? undefined : after.cacheHits - before.cacheHits,
-      serverP99Ms: serverP99Ms(before, after),
-      cpuUsPerCall:
-        cpuBefore === undefined || cpuAfter === undefined
-          ? undefined
-          : ((cpuAfter - cpuBefore) * 1000) / result.count,
-      loadBefore,
-      loadAfter,
-      serverCommand: server.command,
-    };
-  } finally {
-    await server.stop();
-  }
+function row(label: string, options: TargetOptions): BenchRow {
+  return { target: "redis", label, options };
 }
 
-interface ServerCounts {
-  readonly ok: number;
-  readonly overLimit: number;
-  readonly cacheHits: number;
-  /** Cumulative calls per latency bucket bound (seconds) of sluice_should_rate_limit_duration_seconds. */
-  readonly latencyBuckets: Map<number, number>;
+async function writeScenario(scenario: Scenario): Promise<string> {
+  const dataFile = join(work, `${scenario.name}.json`);
+  await writeFile(dataFile, JSON.stringify(scenario.requests()));
+  return dataFile;
 }
 
-async function decisions(server: RunningTarget): Promise<ServerCounts> {
-  if (server.adminUrl === undefined) return { ok: 0, overLimit: 0, cacheHits: 0, latencyBuckets: new Map() };
-  const byCode = await scrapeCounter(server.adminUrl, "sluice_requests_total");
-  const hits = await scrapeCounter(server.adminUrl, "sluice_local_cache_hits_total");
-  const buckets = await scrapeCounter(server.adminUrl, "sluice_should_rate_limit_duration_seconds_bucket");
-  let ok = 0;
-  let overLimit = 0;
-  for (const [labels, count] of byCode) {
-    if (labels.includes('code="OVER_LIMIT"')) overLimit += count;
-    else if (labels.includes('code="OK"')) ok += count;
-  }
-  const latencyBuckets = new Map<number, number>();
-  for (const [labels, count] of buckets) {
-    const le = /le="([^"]+)"/.exec(labels)?.[1];
-    if (le === undefined) continue;
-    const bound = le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le);
-    latencyBuckets.set(bound, (latencyBuckets.get(bound) ?? 0) + count);
-  }
-  return { ok, overLimit, cacheHits: [...hits.values()].reduce((a, b) => a + b, 0), latencyBuckets };
+function placementLine(): string {
+  if (serverCpus.length > 0) return `--server-cpus ${serverCpus.join(", ")} (placement under each table)`;
+  return pinned ? "server on CPU 0, ghz on CPU 1 (--cpus 1), Redis unpinned" : "unpinned";
 }
 
-/**
- * Sluice's own p99 (receipt to answer, as its histogram measured it during the run): the smallest
- * bucket bound holding 99 % of the run's calls, in ms. Transport and scheduling outside the
- * handler are not in it; that is the latency Sluice adds.
- */
-function serverP99Ms(before: ServerCounts, after: ServerCounts): number | undefined {
-  const bounds = [...after.latencyBuckets.keys()].sort((a, b) => a - b);
-  const total =
-    (after.latencyBuckets.get(Number.POSITIVE_INFINITY) ?? 0) -
-    (before.latencyBuckets.get(Number.POSITIVE_INFINITY) ?? 0);
-  if (total <= 0) return undefined;
-  for (const le of bounds) {
-    const within = (after.latencyBuckets.get(le) ?? 0) - (before.latencyBuckets.get(le) ?? 0);
-    if (within >= 0.99 * total) return le * 1000;
-  }
-  return undefined;
-}
-
-/** The round with the median RPS (the lower middle one for an even count). */
-function median(runs: readonly Measurement[]): Measurement {
-  const sorted = [...runs].sort((a, b) => a.result.rps - b.result.rps);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as Measurement;
-}
-
-/** One line per server with every round's RPS, when there was more than one round. */
-function spread(runs: ReadonlyMap<TargetName, readonly Measurement[]>): string {
-  if (rounds === 1) return "";
-  const lines = [...runs].map(
-    ([target, ms]) => `- ${target}: ${ms.map((m) => Math.round(m.result.rps)).join(", ")} RPS`,
+function referenceLine(notes: readonly string[]): string {
+  if (!referenceInstalled)
+    return `The reference (${REFERENCE_BIN}) is not installed: no reference rows (npm run setup).\n`;
+  const changes = notes.length === 0 ? "" : ` Its copy of the policies differs: ${notes.join("; ")}.`;
+  return (
+    `Reference rows: envoyproxy/ratelimit on the same Redis and load, one row per REDIS_PIPELINE_WINDOW ` +
+    `(and in the flood also with LOCAL_CACHE_SIZE_IN_BYTES); "÷ best reference" compares with its fastest row.${changes}\n`
   );
-  return `Rounds (RPS of each, in order; the table shows the median):\n${lines.join("\n")}\n\n`;
-}
-
-function measured(scenario: string, label: string): Measurement[] {
-  return measurements.filter((m) => m.scenario === scenario && m.label === label);
-}
-
-async function warmupCalls(dataFile: string): Promise<number> {
-  if (values["warmup-calls"] !== undefined) return Number(values["warmup-calls"]);
-  const calls = JSON.parse(await readFile(dataFile, "utf8")) as unknown[];
-  return Math.max(10_000, 2 * calls.length);
 }

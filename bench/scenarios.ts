@@ -11,8 +11,10 @@
  * A server a scenario is measured against. `baseline` is the transport ceiling (bench/baseline-server.ts
  * answering a constant minimal OK); `baseline-sized` the same server answering a reply of Sluice's size
  * after an await, to show how much of the gap is the reply itself rather than the decision.
+ * `reference` is envoyproxy/ratelimit on the same Redis (or Cluster), a row per configuration
+ * (bench/reference-target.ts), given the bench policies in the form it accepts (reference-policies.ts).
  */
-export type TargetName = "baseline" | "baseline-sized" | "memory" | "redis" | "redis-cluster";
+export type TargetName = "baseline" | "baseline-sized" | "memory" | "redis" | "redis-cluster" | "reference";
 
 export interface Scenario {
   readonly name: string;
@@ -91,7 +93,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: "hot-tenant",
     description: "one enterprise tenant, two API keys, three routes; every call OK (domain bench)",
-    targets: ["baseline", "baseline-sized", "memory", "redis"],
+    targets: ["baseline", "baseline-sized", "memory", "redis", "reference"],
     requests: () =>
       ROUTES.flatMap((route) =>
         ["acme-key-1", "acme-key-2"].map((apiKey) =>
@@ -102,19 +104,19 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: "many-tenants",
     description: "10,000 tenants over the four plans, one key each; every call OK (domain bench)",
-    targets: ["baseline", "baseline-sized", "memory", "redis"],
+    targets: ["baseline", "baseline-sized", "memory", "redis", "reference"],
     requests: () => manyTenantCalls("bench"),
   },
   {
     name: "flood",
     description: "90 % of calls from 20 free tenants over their limit (domain api, the sample policy)",
-    targets: ["baseline", "baseline-sized", "memory", "redis"],
+    targets: ["baseline", "baseline-sized", "memory", "redis", "reference"],
     requests: floodCalls,
   },
   {
     name: "cluster",
     description: "the many-tenants mix on a 3-node Redis Cluster",
-    targets: ["baseline", "redis-cluster"],
+    targets: ["baseline", "redis-cluster", "reference"],
     requests: () => manyTenantCalls("bench"),
   },
 ];

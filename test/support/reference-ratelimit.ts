@@ -86,7 +86,8 @@ async function launchWithRetry(
   }
 }
 
-function accepts(port: number): Promise<boolean> {
+/** Whether a TCP connection to the loopback port succeeds: the reference's readiness. */
+export function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: "127.0.0.1", port });
     socket.once("connect", () => {
