@@ -127,23 +127,40 @@ export interface RunningEnvoy {
 /** Starts the real Envoy on the rendered envoy/envoy.yaml and waits until its listener is up. */
 export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnvoy> {
   const host = options.host ?? "127.0.0.1";
+  const transform = options.transformConfig ?? ((config: string) => config);
+  const config = transform(
+    renderEnvoyConfig({
+      listener: { host, port: options.listenerPort ?? 0 },
+      admin: { host, port: options.adminPort ?? 0 },
+      sluice: options.sluice,
+      upstream: options.upstream,
+      failureModeDeny: options.failureModeDeny,
+      rlsTimeout: options.rlsTimeout,
+    }),
+  );
+  return startEnvoyOnConfig(config, { host, echo: options.echo });
+}
+
+export interface EnvoyProcessOptions {
+  /** The host the first listener's URL names (default 127.0.0.1). */
+  readonly host?: string;
+  /** Worker threads (default 1). */
+  readonly concurrency?: number;
+  readonly echo?: boolean;
+}
+
+/**
+ * Starts the real Envoy on a config text of its own (admin on an address Envoy writes to a file, the
+ * first listener's port read back from the admin API) and waits until its listener is up.
+ */
+export async function startEnvoyOnConfig(
+  config: string,
+  options: EnvoyProcessOptions = {},
+): Promise<RunningEnvoy> {
   const dir = await mkdtemp(join(tmpdir(), "sluice-envoy-"));
   const configFile = join(dir, "envoy.yaml");
   const adminAddressFile = join(dir, "admin-address");
-  const transform = options.transformConfig ?? ((config: string) => config);
-  await writeFile(
-    configFile,
-    transform(
-      renderEnvoyConfig({
-        listener: { host, port: options.listenerPort ?? 0 },
-        admin: { host, port: options.adminPort ?? 0 },
-        sluice: options.sluice,
-        upstream: options.upstream,
-        failureModeDeny: options.failureModeDeny,
-        rlsTimeout: options.rlsTimeout,
-      }),
-    ),
-  );
+  await writeFile(configFile, config);
 
   let adminUrl = "";
   const envoy = await startProcess({
@@ -154,7 +171,7 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
       ["--admin-address-path", adminAddressFile],
       // Several Envoys may run at once (parallel suites): no shared-memory hot-restart region between them.
       ["--disable-hot-restart"],
-      ["--concurrency", "1"],
+      ["--concurrency", String(options.concurrency ?? 1)],
       ["--log-level", "warn"],
     ].flat(),
     echo: options.echo,
@@ -168,7 +185,7 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<RunningEnv
   });
 
   try {
-    const url = `http://${host}:${await listenerPort(adminUrl)}`;
+    const url = `http://${options.host ?? "127.0.0.1"}:${await listenerPort(adminUrl)}`;
     return {
       url,
       adminUrl,
