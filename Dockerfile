@@ -5,6 +5,10 @@
 #
 #   docker build -t sluice .                                  # the service (last stage)
 #   docker build --target upstream -t sluice-upstream .       # the sample upstream
+#   npm run image                                             # the service, tagged with its version
+#
+# Where no registry is reachable, scripts/container-images.sh builds a local stand-in for
+# node:24-bookworm-slim under that name, so this file builds unchanged (docs/containers.md).
 
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
@@ -21,9 +25,17 @@ COPY package.json ./
 COPY deploy/upstream ./deploy/upstream
 USER node
 EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=3s --retries=10 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/api/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "deploy/upstream/server.ts", "--host", "0.0.0.0", "--port", "8080"]
 
 FROM node:24-bookworm-slim AS sluice
+# Set by `npm run image` from package.json.
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="sluice" \
+  org.opencontainers.image.description="Rate-limit decision service for Envoy (envoy.service.ratelimit.v3)" \
+  org.opencontainers.image.licenses="Apache-2.0" \
+  org.opencontainers.image.version="$VERSION"
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
@@ -37,5 +49,9 @@ COPY deploy/policies ./deploy/policies
 USER node
 # 8081: gRPC ShouldRateLimit and health; 9102: admin HTTP (/healthz, /readyz, /metrics).
 EXPOSE 8081 9102
+# Readiness, as the compose file and the Kubernetes probe ask it; the slim image has no curl. Docker
+# keeps HEALTHCHECK only in its own image format (podman: --format docker).
+HEALTHCHECK --interval=5s --timeout=3s --retries=10 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9102/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "bin/sluice.js"]
 CMD ["serve", "--policy", "deploy/policies", "--grpc-addr", "0.0.0.0:8081", "--admin-addr", "0.0.0.0:9102"]

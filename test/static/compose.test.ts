@@ -104,7 +104,15 @@ describe("docker-compose.yml", () => {
 
   it("publishes only on 127.0.0.1, Envoy's listener and admin and Sluice's admin among them", () => {
     const published = Object.values(services).flatMap((s) => s.ports ?? []);
-    for (const port of published) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    // The host port is a variable whose default is the container's port, so a test (or a user with
+    // those ports taken) can move it: 127.0.0.1:${ENVOY_HOST_PORT:-10000}:10000.
+    for (const port of published) {
+      const [, , fallback, inside] = /^127\.0\.0\.1:\$\{([A-Z_]+_HOST_PORT):-(\d+)\}:(\d+)$/.exec(port) ?? [];
+      expect(fallback, port).toBeDefined();
+      expect(fallback, port).toBe(inside);
+    }
+    const variables = published.map((p) => /\$\{(\w+):/.exec(p)?.[1]);
+    expect(new Set(variables).size).toBe(published.length);
     const envoy = service("envoy");
     const envoyPorts = (envoy.ports ?? []).map((p) => p.split(":").at(-1));
     expect(envoyPorts).toEqual([envoy.environment?.LISTENER_PORT, envoy.environment?.ADMIN_PORT]);
@@ -173,6 +181,24 @@ describe("docker-compose.yml", () => {
   });
 });
 
+describe("scripts/container-images.sh", () => {
+  it("builds a local stand-in under the name of every image the Dockerfile and compose file pull", () => {
+    const script = readFileSync(join(root, "scripts/container-images.sh"), "utf8");
+    const standIns = [...script.matchAll(/^[A-Z]+_IMAGE="([^"]+)"$/gm)].map((m) => m[1]);
+    const pulled = [
+      ...new Set([
+        ...stages.map((s) => s.from),
+        ...Object.values(services).flatMap((s) => (s.build ? [] : [s.image])),
+      ]),
+    ];
+    // Podman stores a Docker Hub short name fully qualified.
+    const qualified = pulled.map((name = "") =>
+      name.includes("/") ? `docker.io/${name}` : `docker.io/library/${name}`,
+    );
+    expect(standIns).toEqual(expect.arrayContaining(qualified));
+  });
+});
+
 describe("Dockerfile", () => {
   it("has a dependency stage and two runtime stages, all on Node 24 LTS slim, the service last", () => {
     expect(stages.map((s) => s.name)).toEqual(["deps", "upstream", "sluice"]);
@@ -217,6 +243,20 @@ describe("Dockerfile", () => {
     }
     expect(stage("sluice").entrypoint).toEqual(["node", "bin/sluice.js"]);
     expect(stage("sluice").cmd?.[0]).toBe("serve");
+  });
+
+  it("labels the service image (OCI) and health-checks both runtime stages as compose does", () => {
+    const labels = stage("sluice")
+      .instructions.filter((i) => i.keyword === "LABEL")
+      .map((i) => i.args)
+      .join(" ");
+    for (const key of ["title", "description", "licenses", "version"])
+      expect(labels).toContain(`org.opencontainers.image.${key}=`);
+    for (const name of ["upstream", "sluice"]) {
+      const check = stage(name).instructions.find((i) => i.keyword === "HEALTHCHECK")?.args ?? "";
+      const command = JSON.parse(check.slice(check.indexOf("CMD ") + 4)) as string[];
+      expect(command, name).toEqual(service(name).healthcheck?.test.slice(1));
+    }
   });
 
   it("keeps dependencies, git and tool folders out of the build context", () => {
