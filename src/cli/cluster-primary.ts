@@ -1,8 +1,10 @@
 import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
 import { startAdminServer } from "../edge/admin/admin-server.ts";
+import { questionRoute } from "../edge/admin/explain-routes.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Settings } from "../settings/settings.ts";
+import { askWorkers } from "./cluster-questions.ts";
 import { isReadinessMessage, isServingMessage } from "./cluster-worker.ts";
 import { listenOn, reportNotListening } from "./listen-on.ts";
 
@@ -23,7 +25,8 @@ const STOP_MARGIN_MS = 5_000;
  * port shared by all. Each worker has its own counter store connection and watches the policy itself.
  *
  * The primary holds no limiter: it serves the admin port (metrics aggregated over the workers by
- * prom-client's AggregatorRegistry: counters and histograms summed, states as the worst worker's),
+ * prom-client's AggregatorRegistry: counters and histograms summed, states as the worst worker's;
+ * /explain and /usage answered by a worker, cluster-questions.ts),
  * logs the one "serving" line once every worker is bound, forwards SIGHUP to every worker, replaces
  * a worker that dies, and on SIGTERM or SIGINT stops them all before it exits.
  */
@@ -33,12 +36,17 @@ export async function superviseWorkers({ settings, logger, reportServing }: Prim
   /** Each worker's latest notReadyReason (readiness.ts); null once it can answer calls. */
   const notReady = new Map<Worker, string | null>();
   let stopping = false;
+  // /explain and /usage need a store: each is answered by a bound worker (cluster-questions.ts).
+  const questions = askWorkers({
+    workers: () => [...workers].filter((worker) => ports.has(worker) && worker.isConnected()),
+  });
 
   const fork = (): Worker => {
     const worker = cluster.fork();
     worker.on("message", (message: unknown) => {
       if (isServingMessage(message)) ports.set(worker, message.grpcPort);
       if (isReadinessMessage(message)) notReady.set(worker, message.notReady);
+      questions.received(message);
     });
     return worker;
   };
@@ -54,6 +62,7 @@ export async function superviseWorkers({ settings, logger, reportServing }: Prim
   }
 
   cluster.on("exit", (worker, code, signal) => {
+    questions.gone(worker);
     if (!workers.delete(worker) || stopping) return;
     ports.delete(worker);
     notReady.delete(worker);
@@ -65,6 +74,7 @@ export async function superviseWorkers({ settings, logger, reportServing }: Prim
     startAdminServer(addr, {
       metrics: { registry },
       state: { notReady: () => (stopping ? "shutting down" : workersNotReady(workers, ports, notReady)) },
+      routes: [questionRoute(questions.ask)],
     }),
   );
   if (!adminListening.ok) {

@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { systemClock } from "../clock.ts";
 import { startAdminServer } from "../edge/admin/admin-server.ts";
+import { answerExplainQuestions } from "../edge/admin/explain-questions.ts";
 import { explainRoutes } from "../edge/admin/explain-routes.ts";
 import { referenceRoutes } from "../edge/admin/reference-routes.ts";
 import { startGrpcServer } from "../edge/grpc/grpc-server.ts";
@@ -15,6 +16,7 @@ import { parseSettings, type Settings } from "../settings/settings.ts";
 import { type CounterStoreSettings, createCounterStore } from "../store/create-counter-store.ts";
 import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
 import { superviseWorkers } from "./cluster-primary.ts";
+import { answerPrimary } from "./cluster-questions.ts";
 import { joinPrimary } from "./cluster-worker.ts";
 import { addConcurrencyLimits } from "./concurrency-limits.ts";
 import { connectionErrorLog } from "./connection-error-log.ts";
@@ -195,6 +197,8 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
       worker?.reportReadiness(reason);
     },
   });
+  // Under --workers the primary serves the admin port and asks a worker for /explain and /usage.
+  if (worker) answerPrimary(answerExplainQuestions({ explainer, policy }));
   const adminListening = worker
     ? { ok: true as const, server: worker.admin() }
     : await listenOn("adminAddr", settings.adminAddr, (addr) =>

@@ -167,6 +167,7 @@ describe.each(["memory", "redis"] as const)("explain and usage (%s store)", (kin
   it("answers bad questions with 400, 404 and 405", async () => {
     const post = (body: string) => fetch(`${sluice.adminUrl}/explain`, { method: "POST", body });
     expect((await post("{")).status).toBe(400);
+    expect((await post(" ".repeat(65 * 1024))).status).toBe(413);
     expect((await post(JSON.stringify({ domain: "api", descriptors: [] }))).status).toBe(400);
     expect((await fetch(`${sluice.adminUrl}/explain`)).status).toBe(405);
     expect((await fetch(`${sluice.adminUrl}/usage?domain=web&tenant=a`)).status).toBe(404);

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePlanLease } from "../support/free-plan-leases.ts";
 import { isRunning } from "../support/process.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
@@ -69,6 +70,62 @@ describe("serve --workers 2 on Redis", () => {
     expect(ok + over).toBe(30);
     expect(await metric(sluice.adminUrl, "sluice_store_up")).toBe(1);
   });
+
+  it("answers /explain and /usage on the primary's admin port through a worker, leases held included", async () => {
+    const tenant = `workers-explain-${Date.now()}`;
+    const client = clients[0] as RlsClient;
+    for (const id of ["one", "two"])
+      expect((await client.shouldRateLimit(freePlanLease(tenant, "lease_acquire", id))).overall_code).toBe(
+        "OK",
+      );
+    const usage = async () => {
+      const response = await fetch(`${sluice.adminUrl}/usage?domain=api&tenant=${tenant}&plan=free`);
+      expect(response.status).toBe(200);
+      return (await response.json()) as {
+        limits: { name: string; used: number }[];
+        concurrency: { name: string; max: number; held: number }[];
+      };
+    };
+    // Several questions, so both workers (asked in turn) answer one.
+    for (let i = 0; i < 4; i++) {
+      const answer = await usage();
+      expect(answer.concurrency).toEqual([
+        expect.objectContaining({ name: "free_in_flight", max: 2, held: 2 }),
+      ]);
+      expect(answer.limits.map((l) => [l.name, l.used])).toEqual([
+        ["free_per_minute", 0],
+        ["free_per_day", 0],
+        ["free_bulk_per_minute", 0],
+      ]);
+    }
+    const explain = await fetch(`${sluice.adminUrl}/explain`, {
+      method: "POST",
+      body: JSON.stringify(freePlanLease(tenant, "lease_acquire", "asking")),
+    });
+    expect(explain.status).toBe(200);
+    const explained = (await explain.json()) as { descriptors: { concurrency?: { held?: number } }[] };
+    expect(explained.descriptors[0]?.concurrency?.held).toBe(2);
+    // A worker's refusals come back as they are.
+    expect((await fetch(`${sluice.adminUrl}/explain`, { method: "POST", body: "{" })).status).toBe(400);
+    expect((await fetch(`${sluice.adminUrl}/explain`)).status).toBe(405);
+    expect((await fetch(`${sluice.adminUrl}/usage?domain=web&tenant=a`)).status).toBe(404);
+    await client.shouldRateLimit(freePlanLease(tenant, "lease_release", "one"));
+    expect((await usage()).concurrency[0]?.held).toBe(1);
+  });
+
+  it("answers 503 when no worker answers in time, and answers again once they do", async () => {
+    const workers = await childPids(sluice.pid);
+    for (const pid of workers) process.kill(pid, "SIGSTOP");
+    try {
+      const response = await fetch(`${sluice.adminUrl}/usage?domain=api&tenant=stopped&plan=free`);
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { error: string }).error).toMatch(/no worker answered within/);
+    } finally {
+      for (const pid of workers) process.kill(pid, "SIGCONT");
+    }
+    const again = await fetch(`${sluice.adminUrl}/usage?domain=api&tenant=stopped&plan=free`);
+    expect(again.status).toBe(200);
+  }, 20_000);
 
   it("forwards SIGHUP to every worker, each reloading the policy", async () => {
     const reloads = 'sluice_policy_reloads_total{result="success"}';
