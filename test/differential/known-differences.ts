@@ -80,16 +80,12 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     text:
       "On a refused request, Sluice adds at most a window's limit to it (one call with a huge cost cannot lock its " +
       "key for long or overflow the counter); the reference always adds the full hits_addend. Afterwards both " +
-      "counters are at or over that limit, so under that limit both refuse every request that costs at least 1. " +
-      "Two things tell them apart: a check-only descriptor (hits_addend 0) on a counter that one refusal took from " +
-      "0 past the limit (limit 2: cost 3, then cost 0: the reference answers OVER_LIMIT, Sluice OK with 0 " +
-      "remaining); and a counter read under two limits, as when Envoy's `limit` override on some calls differs " +
-      "from the rule that counts the same entries on others (override 1/hour refused at cost 4, then the rule's " +
-      "limit_remaining is 3 lower in the reference).",
+      "counters are at or over the limit and both refuse every request that costs at least 1; only a check-only " +
+      "descriptor (hits_addend 0) on a counter that one refusal took from 0 past the limit tells them apart: the " +
+      "reference answers OVER_LIMIT, Sluice OK with 0 remaining.",
     excludedBy:
-      "A stream either never sends a descriptor hits_addend of 0 and gives every counter a single limit (an " +
-      "override repeats the limit of the rule its entries match, or the first override of those entries), or " +
-      "never sends a call whose hits add up to more than the smallest limit of its policy and overrides.",
+      "Each stream either never sends a descriptor hits_addend of 0, or never sends a request whose hits add up to " +
+      "more than the smallest limit of its policy.",
   },
   {
     title: "`*` inside a value",
