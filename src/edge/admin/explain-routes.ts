@@ -36,7 +36,8 @@ export function questionRoute(answer: AnswerQuestion): AdminRoute {
       if (method === "POST") body = await readBody(request, MAX_EXPLAIN_BODY_BYTES);
     } catch (error: unknown) {
       if (error instanceof BodyTooLarge) return reply(response, 413, { error: error.message });
-      throw error;
+      // The client went away mid-body: answered, not thrown, since nothing above the route catches.
+      return reply(response, 400, { error: "could not read the request body" });
     }
     const answered = await answer({ method, url, body });
     return reply(response, answered.status, answered.body);
