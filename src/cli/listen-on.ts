@@ -1,5 +1,6 @@
 import type { Logger } from "../log/logger.ts";
-import { describeOption, type HostPort } from "../settings/settings.ts";
+import { describeOption } from "../settings/options.ts";
+import type { HostPort } from "../settings/settings.ts";
 
 export type Listening<T> =
   | { readonly ok: true; readonly server: T }

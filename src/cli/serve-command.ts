@@ -5,9 +5,11 @@ import { answerExplainQuestions } from "../edge/admin/explain-questions.ts";
 import { explainRoutes } from "../edge/admin/explain-routes.ts";
 import { referenceRoutes } from "../edge/admin/reference-routes.ts";
 import { startGrpcServer } from "../edge/grpc/grpc-server.ts";
+import type { DecideOptions } from "../limiter/decide.ts";
 import { createExplainer } from "../limiter/explain-call.ts";
 import { createRateLimiter } from "../limiter/rate-limiter.ts";
 import { startRefusedHitsFlush } from "../limiter/refused-hits.ts";
+import { shadowEveryDecision } from "../limiter/shadow-every-decision.ts";
 import { createLogger } from "../log/logger.ts";
 import { createMetrics } from "../metrics/metrics.ts";
 import { loadPolicies } from "../policy/load-policies.ts";
@@ -23,6 +25,7 @@ import { connectionErrorLog } from "./connection-error-log.ts";
 import { fastPathOptions, REFUSED_HITS_FLUSH_MS } from "./fast-path-options.ts";
 import { listenOn, reportNotListening } from "./listen-on.ts";
 import { startLivePolicy } from "./live-policy.ts";
+import { logSettingNotices } from "./log-setting-notices.ts";
 import { memoryStoreOptions } from "./memory-store-options.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
 import { readRedisTlsCa } from "./read-redis-tls-ca.ts";
@@ -46,6 +49,8 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   }
   const settings = parsed.settings;
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+  // Once per instance: workers parse the same settings again.
+  if (cluster.isPrimary) logSettingNotices(parsed.notices, logger);
 
   const loaded = await loadPolicies(settings.policyPaths, { mergeDomains: settings.mergeDomainConfig });
   if (!loaded.ok) {
@@ -130,6 +135,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     store,
     headerStyle: settings.headerStyle,
     upstreamHeaders: settings.upstreamHeaders,
+    headerNames: settings.headerNames,
     ...fastPath,
     limits: settings.requestLimits,
     ...fallback,
@@ -142,7 +148,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     fallback,
     policy,
     store,
-    decideOptions: { headerStyle: settings.headerStyle, upstreamHeaders: settings.upstreamHeaders },
+    decideOptions: decideOptions(settings),
     limits: settings.requestLimits,
     metrics,
     logger,
@@ -153,7 +159,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     policy,
     store,
     counterKey: fastPath.counterKey,
-    decideOptions: { headerStyle: settings.headerStyle, upstreamHeaders: settings.upstreamHeaders },
+    decideOptions: decideOptions(settings),
     limits: settings.requestLimits,
     clock: systemClock,
     leasesHeld: concurrency.leasesHeld,
@@ -178,7 +184,8 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
 
   const grpcListening = await listenOn("grpcAddr", settings.grpcAddr, (addr) =>
     startGrpcServer(addr, {
-      limiter: concurrency.limiter,
+      // SHADOW_MODE: one wrapper around everything that decides, so nothing is refused.
+      limiter: settings.shadowMode ? shadowEveryDecision(concurrency.limiter) : concurrency.limiter,
       policy,
       metrics,
       maxMessageBytes: settings.maxMessageBytes,
@@ -250,6 +257,12 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   logger.info("stopped");
   worker?.leave();
   return 0;
+}
+
+/** How decisions are turned into headers: the same for the limiter, leases and explain. */
+function decideOptions(settings: Settings): DecideOptions {
+  const { headerStyle, upstreamHeaders, headerNames } = settings;
+  return { headerStyle, upstreamHeaders, headerNames };
 }
 
 /** Which Redis, if any, and its TLS CA: the same for the counters and the concurrency leases. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { OPTIONS, type OptionName, parseSettings } from "../settings/settings.ts";
+import { OPTIONS, type OptionName } from "../settings/options.ts";
+import { parseSettings } from "../settings/settings.ts";
 import { describeFlag, serveHelp } from "./serve-help.ts";
 
 describe("serveHelp", () => {
@@ -29,7 +30,7 @@ describe("serveHelp", () => {
 
   it("formats an entry as flag, value, variable and default, then the description", () => {
     expect(describeFlag("grpcAddr" satisfies OptionName)).toBe(
-      `  --grpc-addr HOST:PORT  (env SLUICE_GRPC_ADDR; default 0.0.0.0:8081)\n      ${OPTIONS.grpcAddr.help}`,
+      `  --grpc-addr HOST:PORT  (env SLUICE_GRPC_ADDR; ratelimit GRPC_HOST, GRPC_PORT; default 0.0.0.0:8081)\n      ${OPTIONS.grpcAddr.help}`,
     );
   });
 });

@@ -4,12 +4,14 @@ import { blockingWindows, type DescriptorReports } from "./blocking-windows.ts";
 import type { Decision, DescriptorStatus, HeaderStyle, RuleOutcome } from "./limiter-types.ts";
 import { overLimitResponse } from "./over-limit-body.ts";
 import type { ChargedDescriptor, ChargePlan, UnchargedReason } from "./plan-charges.ts";
-import { rateLimitHeaders } from "./rate-limit-headers.ts";
+import { type HeaderNames, rateLimitHeaders } from "./rate-limit-headers.ts";
 import { reportWindows, usedFraction, type WindowReport } from "./window-report.ts";
 
 export interface DecideOptions {
   readonly headerStyle: HeaderStyle;
   readonly upstreamHeaders: boolean;
+  /** The envoy-ratelimit style's header names; envoyproxy/ratelimit's defaults when absent. */
+  readonly headerNames?: HeaderNames | undefined;
 }
 
 /**
@@ -59,6 +61,7 @@ export function decide(plan: ChargePlan, result: ChargeResult | undefined, optio
     binding,
     nowMs,
     upstreamHeaders: options.upstreamHeaders,
+    names: options.headerNames,
   });
   if (code === "OK") return { code, statuses, ...headers, outcomes };
 

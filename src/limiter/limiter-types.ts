@@ -52,6 +52,8 @@ export interface Decision {
   readonly body?: Uint8Array | undefined;
   /** Per-descriptor facts for metrics: which rule matched and how it ended. */
   readonly outcomes: readonly RuleOutcome[];
+  /** A refusal answered OK by the service-wide shadow mode (shadow-every-decision.ts), for metrics. */
+  readonly shadowed?: boolean | undefined;
   /**
    * Called by the edge when the answer reached no one (the caller cancelled, or its deadline
    * passed, before it was sent): gives back the concurrency leases it granted, since Envoy sends no
@@ -73,7 +75,7 @@ export interface RuleOutcome {
 }
 
 /** Which rate-limit headers the service asks Envoy to add. */
-export type HeaderStyle = "x-ratelimit" | "draft" | "none";
+export type HeaderStyle = "x-ratelimit" | "draft" | "envoy-ratelimit" | "none";
 
 /** The caller sent something the protocol does not allow; answered INVALID_ARGUMENT. */
 export class InvalidRequestError extends Error {

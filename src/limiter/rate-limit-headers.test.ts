@@ -72,6 +72,20 @@ describe("rateLimitHeaders", () => {
       failing,
       { "RateLimit-Policy": "20;w=60", RateLimit: "limit=20, remaining=0, reset=36", "Retry-After": "36" },
     ],
+    [
+      "envoy-ratelimit on OK: envoyproxy/ratelimit's names, reset in seconds from now",
+      "envoy-ratelimit",
+      "OK",
+      minuteWindow,
+      { "RateLimit-Limit": "20", "RateLimit-Remaining": "8", "RateLimit-Reset": "30" },
+    ],
+    [
+      "envoy-ratelimit on OVER_LIMIT: reset is the Retry-After, which Sluice adds",
+      "envoy-ratelimit",
+      "OVER_LIMIT",
+      failing,
+      { "RateLimit-Limit": "20", "RateLimit-Remaining": "0", "RateLimit-Reset": "36", "Retry-After": "36" },
+    ],
     ["none on OK", "none", "OK", minuteWindow, {}],
     ["none on OVER_LIMIT: not even Retry-After", "none", "OVER_LIMIT", failing, {}],
   ];
@@ -79,6 +93,18 @@ describe("rateLimitHeaders", () => {
     const headers = rateLimitHeaders({ style, code, binding, nowMs: NOW, upstreamHeaders: false });
     expect(asObject(headers.responseHeaders)).toEqual(expected);
     expect(headers.requestHeaders).toEqual([]);
+  });
+
+  it("names the envoy-ratelimit headers as LIMIT_*_HEADER rename them", () => {
+    const headers = rateLimitHeaders({
+      style: "envoy-ratelimit",
+      code: "OK",
+      binding: minuteWindow,
+      nowMs: NOW,
+      upstreamHeaders: false,
+      names: { limit: "X-Limit", remaining: "X-Left", reset: "X-Reset-In" },
+    });
+    expect(asObject(headers.responseHeaders)).toEqual({ "X-Limit": "20", "X-Left": "8", "X-Reset-In": "30" });
   });
 
   it("sends nothing when no enforced window exists", () => {
@@ -93,7 +119,7 @@ describe("rateLimitHeaders", () => {
   });
 
   it("copies the figures to the upstream on OK when asked", () => {
-    for (const style of ["x-ratelimit", "draft"] as const) {
+    for (const style of ["x-ratelimit", "draft", "envoy-ratelimit"] as const) {
       const headers = rateLimitHeaders({
         style,
         code: "OK",

@@ -19,6 +19,13 @@ import type { WindowReport } from "./window-report.ts";
  *   RateLimit: limit=L, remaining=r, reset=<seconds until reset, same instant as X-RateLimit-Reset>
  *   Retry-After: as above.
  *
+ * "envoy-ratelimit" (envoyproxy/ratelimit's LIMIT_RESPONSE_HEADERS_ENABLED, its names by default,
+ * each renamed by `names` as its LIMIT_*_HEADER renames it):
+ *   RateLimit-Limit: L
+ *   RateLimit-Remaining: remaining
+ *   RateLimit-Reset: seconds until reset (as the reference: an interval, not an instant)
+ *   Retry-After: as above (the reference sends none; it is what Sluice adds).
+ *
  * "none": no header at all (the 429 body is still sent).
  *
  * Names are given in their usual capitalisation; Envoy lowercases header names in any case.
@@ -31,7 +38,23 @@ export interface HeaderInput {
   readonly nowMs: number;
   /** Also pass the figures to the upstream as request headers (on OK only; Envoy ignores them otherwise). */
   readonly upstreamHeaders: boolean;
+  /** The envoy-ratelimit style's names; the reference's defaults when absent. */
+  readonly names?: HeaderNames | undefined;
 }
+
+/** The names of the envoy-ratelimit style's three headers. */
+export interface HeaderNames {
+  readonly limit: string;
+  readonly remaining: string;
+  readonly reset: string;
+}
+
+/** envoyproxy/ratelimit's defaults (LIMIT_LIMIT_HEADER, LIMIT_REMAINING_HEADER, LIMIT_RESET_HEADER). */
+export const REFERENCE_HEADER_NAMES: HeaderNames = Object.freeze({
+  limit: "RateLimit-Limit",
+  remaining: "RateLimit-Remaining",
+  reset: "RateLimit-Reset",
+});
 
 export interface RateLimitHeaders {
   readonly responseHeaders: readonly Header[];
@@ -49,6 +72,7 @@ export function rateLimitHeaders(input: HeaderInput): RateLimitHeaders {
       : Math.ceil(nowMs / 1000) + retryAfter;
   const resetInSeconds = retryAfter ?? Math.ceil(binding.resetMs / 1000);
 
+  const names = input.names ?? REFERENCE_HEADER_NAMES;
   const figures: Header[] =
     style === "x-ratelimit"
       ? [
@@ -56,13 +80,19 @@ export function rateLimitHeaders(input: HeaderInput): RateLimitHeaders {
           { key: "X-RateLimit-Remaining", value: String(binding.remaining) },
           { key: "X-RateLimit-Reset", value: String(resetAtSeconds) },
         ]
-      : [
-          { key: "RateLimit-Policy", value: `${binding.limit};w=${binding.windowMs / 1000}` },
-          {
-            key: "RateLimit",
-            value: `limit=${binding.limit}, remaining=${binding.remaining}, reset=${resetInSeconds}`,
-          },
-        ];
+      : style === "envoy-ratelimit"
+        ? [
+            { key: names.limit, value: String(binding.limit) },
+            { key: names.remaining, value: String(binding.remaining) },
+            { key: names.reset, value: String(resetInSeconds) },
+          ]
+        : [
+            { key: "RateLimit-Policy", value: `${binding.limit};w=${binding.windowMs / 1000}` },
+            {
+              key: "RateLimit",
+              value: `limit=${binding.limit}, remaining=${binding.remaining}, reset=${resetInSeconds}`,
+            },
+          ];
 
   if (code === "OK") {
     return { responseHeaders: figures, requestHeaders: input.upstreamHeaders ? figures : [] };

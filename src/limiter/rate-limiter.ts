@@ -12,6 +12,7 @@ import { decide } from "./decide.ts";
 import type { Decision, HeaderStyle, RateLimitCall } from "./limiter-types.ts";
 import type { OverLimitCache } from "./over-limit-cache.ts";
 import { type ChargePlan, planCharges } from "./plan-charges.ts";
+import type { HeaderNames } from "./rate-limit-headers.ts";
 import type { RequestLimits } from "./request-limits.ts";
 import { validateCall } from "./validate-call.ts";
 
@@ -22,6 +23,8 @@ export interface RateLimiterOptions {
   readonly headerStyle: HeaderStyle;
   /** Pass the rate-limit figures to the upstream as request headers on OK. */
   readonly upstreamHeaders: boolean;
+  /** The envoy-ratelimit header style's names; envoyproxy/ratelimit's defaults when absent. */
+  readonly headerNames?: HeaderNames | undefined;
   /** Maps a rule's counter identity to the store key (src/store/counter-key.ts). */
   readonly counterKey: (counterId: string) => string;
   /** Bounds on one call; the defaults of request-limits.ts when absent. */
@@ -65,7 +68,11 @@ export interface RateLimiter {
 /** The limiter core: validate, plan against a policy snapshot, charge once, decide. Knows no gRPC. */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const { store, counterKey } = options;
-  const decideOptions = { headerStyle: options.headerStyle, upstreamHeaders: options.upstreamHeaders };
+  const decideOptions = {
+    headerStyle: options.headerStyle,
+    upstreamHeaders: options.upstreamHeaders,
+    headerNames: options.headerNames,
+  };
 
   const decideCharged = (plan: ChargePlan, result: ChargeResult): Decision => {
     if (!result.admitted)

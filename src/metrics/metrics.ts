@@ -104,6 +104,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["domain", "rule"] as const,
     registers,
   });
+  const globalShadow = batchedCounter({
+    name: "sluice_global_shadow_total",
+    help: "Calls refused by the limits but answered OK because the service runs in shadow mode (--shadow-mode, envoyproxy/ratelimit's SHADOW_MODE).",
+    labelNames: ["domain"] as const,
+    registers,
+  });
   const nearLimit = batchedCounter({
     name: "sluice_near_limit_total",
     help: `Rule outcomes that passed with at least ${nearLimitRatio} of the binding window used.`,
@@ -308,6 +314,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     recordDecision(domain, knownDomain, decision) {
       const domainLabel = knownDomain ? domain : UNKNOWN_DOMAIN_LABEL;
       requests.inc(domainLabel, decision.code);
+      if (decision.shadowed) globalShadow.inc(domainLabel);
       for (const outcome of decision.outcomes) {
         decisions.inc(domainLabel, outcome.ruleId, outcome.code);
         if (outcome.shadow && outcome.code === "OVER_LIMIT") shadowOverLimit.inc(domainLabel, outcome.ruleId);

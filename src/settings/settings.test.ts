@@ -14,6 +14,8 @@ describe("parseSettings", () => {
         redisUrl: undefined,
         redisCluster: undefined,
         headerStyle: "x-ratelimit",
+        headerNames: { limit: "RateLimit-Limit", remaining: "RateLimit-Remaining", reset: "RateLimit-Reset" },
+        shadowMode: false,
         upstreamHeaders: false,
         shutdownGraceMs: 10_000,
         nearLimitRatio: 0.8,
@@ -35,6 +37,7 @@ describe("parseSettings", () => {
         logLevel: "info",
         mergeDomainConfig: false,
       },
+      notices: [],
     });
     expect(Object.isFrozen(result.ok && result.settings)).toBe(true);
   });
@@ -146,7 +149,11 @@ describe("parseSettings", () => {
   });
 
   it.each([
-    [[], {}, "--policy (or SLUICE_POLICY) is required"],
+    [
+      [],
+      {},
+      "--policy (or SLUICE_POLICY, or envoyproxy/ratelimit's RUNTIME_ROOT, RUNTIME_SUBDIRECTORY and RUNTIME_APPDIRECTORY) is required",
+    ],
     [
       ["--policy", "p", "--grpc-addr", "nonsense"],
       {},
@@ -165,7 +172,7 @@ describe("parseSettings", () => {
     [
       ["--policy", "p", "--header-style", "loud"],
       {},
-      '--header-style (SLUICE_HEADER_STYLE): expected one of x-ratelimit, draft, none, got "loud"',
+      '--header-style (SLUICE_HEADER_STYLE): expected one of x-ratelimit, draft, envoy-ratelimit, none, got "loud"',
     ],
     [
       ["--policy", "p", "--upstream-headers", "maybe"],
@@ -264,7 +271,7 @@ describe("merging files of one domain (envoyproxy/ratelimit's MERGE_DOMAIN_CONFI
 
   it("refuses a value that is not a boolean, naming all three spellings", () => {
     expect(merge([], { MERGE_DOMAIN_CONFIG: "yes please" })).toEqual([
-      '--merge-domain-config (SLUICE_MERGE_DOMAIN_CONFIG, MERGE_DOMAIN_CONFIG): expected true or false, got "yes please"',
+      `--merge-domain-config (SLUICE_MERGE_DOMAIN_CONFIG, or envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG): expected true or false, got "yes please"`,
     ]);
   });
 

@@ -1,14 +1,20 @@
 import { availableParallelism } from "node:os";
 import type { HeaderStyle } from "../limiter/limiter-types.ts";
-import {
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_REQUEST_LIMITS,
-  type RequestLimits,
-} from "../limiter/request-limits.ts";
+import type { HeaderNames } from "../limiter/rate-limit-headers.ts";
+import type { RequestLimits } from "../limiter/request-limits.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.ts";
 import { FAILURE_POLICIES, type FailurePolicy, isFailurePolicy } from "../policy/failure-policy.ts";
-import { DEFAULT_MAX_COUNTERS } from "../store/memory-counter-store.ts";
+import { parseGoBool } from "./go-values.ts";
+import {
+  describeOption,
+  describeReferenceOption,
+  HEADER_STYLES,
+  OPTIONS,
+  type OptionName,
+  type OptionSpec,
+} from "./options.ts";
 import { parseRedisStore, type RedisSentinelSettings } from "./redis-settings.ts";
+import { OPTION_GROUPS, readReferenceEnv, type SettingNotice } from "./reference-env.ts";
 
 /** Everything `sluice serve` is configured with: parsed once at start, validated, frozen. */
 export interface Settings {
@@ -20,6 +26,10 @@ export interface Settings {
   /** A master found and followed through failovers by Redis Sentinel. */
   readonly redisSentinel?: RedisSentinelSettings | undefined;
   readonly headerStyle: HeaderStyle;
+  /** The three headers of the envoy-ratelimit style (envoyproxy/ratelimit's LIMIT_*_HEADER). */
+  readonly headerNames: HeaderNames;
+  /** Every call answered OK, refusals only counted (envoyproxy/ratelimit's SHADOW_MODE). */
+  readonly shadowMode: boolean;
   /** Pass the rate-limit figures to the upstream as request headers on OK. */
   readonly upstreamHeaders: boolean;
   /** How long SIGTERM waits for in-flight calls before closing anyway, in ms. */
@@ -71,306 +81,51 @@ export interface HostPort {
 }
 
 export type SettingsResult =
-  | { readonly ok: true; readonly settings: Settings }
+  | {
+      readonly ok: true;
+      readonly settings: Settings;
+      /** envoyproxy/ratelimit variables set that Sluice does not act on or overrides, for the log. */
+      readonly notices: readonly SettingNotice[];
+    }
   | { readonly ok: false; readonly errors: readonly string[] };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/**
- * A cap for calls without a deadline, in ms. It is deliberately not stricter than any caller's own
- * deadline: a fixed short budget turned bursts into store timeouts, i.e. into UNAVAILABLE answers that
- * Envoy fails open on, exactly when traffic peaks. Envoy's `timeout` (20 ms unless set) is what bounds
- * a decision in production.
- */
-export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
-
-/** Over-limit calls cached by default: a few MiB at most, and far more refused clients than one instance sees. */
-export const DEFAULT_LOCAL_CACHE_SIZE = 10_000;
-
-const HEADER_STYLES: readonly HeaderStyle[] = ["x-ratelimit", "draft", "none"];
-
-/**
- * One option: its flag, its environment variable, whether the flag may repeat, and (`referenceEnv`)
- * envoyproxy/ratelimit's variable for the same setting, read after Sluice's so a drop-in keeps its env.
- */
-export interface OptionSpec {
-  readonly flag: string;
-  readonly env: string;
-  readonly repeat: boolean;
-  readonly referenceEnv?: string;
-  /** What the value looks like in help: `HOST:PORT`, `N`, the choices. */
-  readonly value: string;
-  /** The value used when neither the flag nor the environment sets one. */
-  readonly default?: string;
-  /** How help states a default that is not one value (computed, or required). */
-  readonly defaultText?: string;
-  /** What the option does, for `sluice serve --help` (serve-help.ts). */
-  readonly help: string;
-}
-
-export const OPTIONS = {
-  policy: {
-    flag: "--policy",
-    env: "SLUICE_POLICY",
-    repeat: true,
-    value: "PATH",
-    defaultText: "required",
-    help: "YAML policy file, or directory of *.yaml/*.yml files; repeat the flag (commas in the environment)",
-  },
-  grpcAddr: {
-    flag: "--grpc-addr",
-    env: "SLUICE_GRPC_ADDR",
-    repeat: false,
-    value: "HOST:PORT",
-    default: "0.0.0.0:8081",
-    help: "where RateLimitService, grpc.health.v1 and reflection are served",
-  },
-  adminAddr: {
-    flag: "--admin-addr",
-    env: "SLUICE_ADMIN_ADDR",
-    repeat: false,
-    value: "HOST:PORT",
-    default: "0.0.0.0:9102",
-    help: "where the admin HTTP endpoints /healthz, /readyz and /metrics are served",
-  },
-  redisUrl: {
-    flag: "--redis-url",
-    env: "SLUICE_REDIS_URL",
-    repeat: false,
-    value: "URL",
-    help: "one Redis, redis://[[user]:password@]host:port[/db] (rediss:// for TLS); unset: counters in memory",
-  },
-  redisCluster: {
-    flag: "--redis-cluster",
-    env: "SLUICE_REDIS_CLUSTER",
-    repeat: false,
-    value: "HOST:PORT,...",
-    help: "Redis Cluster seed nodes, HOST:PORT or redis[s]:// URLs carrying AUTH",
-  },
-  redisSentinel: {
-    flag: "--redis-sentinel",
-    env: "SLUICE_REDIS_SENTINEL",
-    repeat: false,
-    value: "HOST:PORT,...",
-    help: "Redis Sentinels, HOST:PORT or URLs (the first URL's password is the sentinels' own)",
-  },
-  redisSentinelMaster: {
-    flag: "--redis-sentinel-master",
-    env: "SLUICE_REDIS_SENTINEL_MASTER",
-    repeat: false,
-    value: "NAME",
-    help: "the master's name in `sentinel monitor`; required with --redis-sentinel",
-  },
-  redisSentinelMasterPassword: {
-    flag: "--redis-sentinel-master-password",
-    env: "SLUICE_REDIS_SENTINEL_MASTER_PASSWORD",
-    repeat: false,
-    value: "PASSWORD",
-    help: "AUTH password of the master Sentinel finds and its replicas",
-  },
-  headerStyle: {
-    flag: "--header-style",
-    env: "SLUICE_HEADER_STYLE",
-    repeat: false,
-    value: HEADER_STYLES.join("|"),
-    default: "x-ratelimit",
-    help: "headers Envoy adds to answers: x-ratelimit, IETF draft (RateLimit, RateLimit-Policy) or none",
-  },
-  upstreamHeaders: {
-    flag: "--upstream-headers",
-    env: "SLUICE_UPSTREAM_HEADERS",
-    repeat: false,
-    value: "true|false",
-    default: "false",
-    help: "also pass the rate-limit figures to the upstream as request headers on OK",
-  },
-  shutdownGrace: {
-    flag: "--shutdown-grace-ms",
-    env: "SLUICE_SHUTDOWN_GRACE_MS",
-    repeat: false,
-    value: "MS",
-    default: "10000",
-    help: "how long SIGTERM waits for in-flight calls before closing anyway",
-  },
-  nearLimitRatio: {
-    flag: "--near-limit-ratio",
-    env: "SLUICE_NEAR_LIMIT_RATIO",
-    repeat: false,
-    value: "RATIO",
-    default: "0.8",
-    help: "share of a window used (0 < RATIO <= 1) from which a passing call counts as near the limit (metrics)",
-  },
-  maxDescriptors: {
-    flag: "--max-descriptors",
-    env: "SLUICE_MAX_DESCRIPTORS",
-    repeat: false,
-    value: "N",
-    default: String(DEFAULT_REQUEST_LIMITS.maxDescriptors),
-    help: "descriptors one call may carry; more is answered INVALID_ARGUMENT",
-  },
-  maxEntries: {
-    flag: "--max-descriptor-entries",
-    env: "SLUICE_MAX_DESCRIPTOR_ENTRIES",
-    repeat: false,
-    value: "N",
-    default: String(DEFAULT_REQUEST_LIMITS.maxEntriesPerDescriptor),
-    help: "entries one descriptor may carry; more is answered INVALID_ARGUMENT",
-  },
-  maxKeyBytes: {
-    flag: "--max-key-bytes",
-    env: "SLUICE_MAX_KEY_BYTES",
-    repeat: false,
-    value: "BYTES",
-    default: String(DEFAULT_REQUEST_LIMITS.maxKeyBytes),
-    help: "longest entry key, and domain; longer is answered INVALID_ARGUMENT",
-  },
-  maxValueBytes: {
-    flag: "--max-value-bytes",
-    env: "SLUICE_MAX_VALUE_BYTES",
-    repeat: false,
-    value: "BYTES",
-    default: String(DEFAULT_REQUEST_LIMITS.maxValueBytes),
-    help: "longest entry value; longer is answered INVALID_ARGUMENT",
-  },
-  maxMessageBytes: {
-    flag: "--max-message-bytes",
-    env: "SLUICE_MAX_MESSAGE_BYTES",
-    repeat: false,
-    value: "BYTES",
-    default: String(DEFAULT_MAX_MESSAGE_BYTES),
-    help: "largest encoded request; larger is answered INVALID_ARGUMENT before decoding",
-  },
-  storeTimeout: {
-    flag: "--store-timeout-ms",
-    env: "SLUICE_STORE_TIMEOUT_MS",
-    repeat: false,
-    value: "MS",
-    default: String(DEFAULT_STORE_TIMEOUT_MS),
-    help: "longest wait for one store call; a call's own gRPC deadline (Envoy's timeout) shortens it",
-  },
-  storeMaxInFlight: {
-    flag: "--store-max-in-flight",
-    env: "SLUICE_STORE_MAX_IN_FLIGHT",
-    repeat: false,
-    value: "N",
-    default: "1024",
-    help: "store calls outstanding at once; calls beyond are answered per the failure policy",
-  },
-  failurePolicy: {
-    flag: "--failure-policy",
-    env: "SLUICE_FAILURE_POLICY",
-    repeat: false,
-    value: FAILURE_POLICIES.join("|"),
-    default: "unavailable",
-    help: "the answer when the store cannot be asked, unless a domain's policy sets its own",
-  },
-  expectedInstances: {
-    flag: "--expected-instances",
-    env: "SLUICE_EXPECTED_INSTANCES",
-    repeat: false,
-    value: "N",
-    default: "1",
-    help: "Sluice instances sharing the limits; the local failure policy admits limit / N each",
-  },
-  memoryMaxEntries: {
-    flag: "--memory-max-entries",
-    env: "SLUICE_MEMORY_MAX_ENTRIES",
-    repeat: false,
-    value: "N",
-    default: String(DEFAULT_MAX_COUNTERS),
-    help: "counters the in-memory store keeps before evicting the least recently used",
-  },
-  redisTlsCa: {
-    flag: "--redis-tls-ca",
-    env: "SLUICE_REDIS_TLS_CA",
-    repeat: false,
-    value: "FILE",
-    help: "CA bundle (PEM) a rediss:// server's certificate must chain to; unset: the system's CAs",
-  },
-  tlsCert: {
-    flag: "--tls-cert",
-    env: "SLUICE_TLS_CERT",
-    repeat: false,
-    value: "FILE",
-    help: "certificate chain (PEM) for TLS on the gRPC port; needs --tls-key",
-  },
-  tlsKey: {
-    flag: "--tls-key",
-    env: "SLUICE_TLS_KEY",
-    repeat: false,
-    value: "FILE",
-    help: "private key (PEM) of --tls-cert",
-  },
-  tlsClientCa: {
-    flag: "--tls-client-ca",
-    env: "SLUICE_TLS_CLIENT_CA",
-    repeat: false,
-    value: "FILE",
-    help: "CA bundle (PEM) client certificates must chain to: mutual TLS",
-  },
-  tlsReload: {
-    flag: "--tls-reload-interval-ms",
-    env: "SLUICE_TLS_RELOAD_INTERVAL_MS",
-    repeat: false,
-    value: "MS",
-    default: "5000",
-    help: "how often the TLS files are re-read, so rotated certificates are picked up",
-  },
-  localCacheSize: {
-    flag: "--local-cache-size",
-    env: "SLUICE_LOCAL_CACHE_SIZE",
-    repeat: false,
-    value: "N",
-    default: String(DEFAULT_LOCAL_CACHE_SIZE),
-    help: "over-limit calls answered locally until their retry time; 0 turns the cache off",
-  },
-  logFormat: {
-    flag: "--log-format",
-    env: "SLUICE_LOG_FORMAT",
-    repeat: false,
-    value: LOG_FORMATS.join("|"),
-    default: "json",
-    help: "json: one JSON record per line on stdout, for log collectors (plus one readable startup line on stderr); text: readable lines on stdout",
-  },
-  logLevel: {
-    flag: "--log-level",
-    env: "SLUICE_LOG_LEVEL",
-    repeat: false,
-    value: LOG_LEVELS.join("|"),
-    default: "info",
-    help: "least severe log records written; info logs starts, reloads, store state changes and errors, never one line per call",
-  },
-  workers: {
-    flag: "--workers",
-    env: "SLUICE_WORKERS",
-    repeat: false,
-    value: "N",
-    defaultText: "default one per core with Redis, else 1",
-    help: "processes serving the one gRPC port; more than 1 needs a Redis store",
-  },
-  mergeDomainConfig: {
-    flag: "--merge-domain-config",
-    env: "SLUICE_MERGE_DOMAIN_CONFIG",
-    referenceEnv: "MERGE_DOMAIN_CONFIG",
-    repeat: false,
-    value: "true|false",
-    default: "false",
-    help: "merge policy files that name one domain (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG) instead of refusing them",
-  },
-} as const satisfies Record<string, OptionSpec>;
-
-export type OptionName = keyof typeof OPTIONS;
+/** Options with one value (--policy is a list). */
+type ValueOption = Exclude<OptionName, "policy">;
 
 /** Parses `serve` flags and environment into validated, frozen settings, or every error found. */
 export function parseSettings(argv: readonly string[], env: Env): SettingsResult {
   const errors: string[] = [];
   const flags = readFlags(argv, errors);
-  const raw = (name: OptionName): string | undefined => flags.get(name)?.at(-1) ?? fromEnv(name, env);
+  const reference = readReferenceEnv(env);
+  errors.push(...reference.errors);
+  const notices = [...reference.notices];
+  const setBySluice = (name: OptionName) => flags.has(name) || sluiceEnv(name, env) !== undefined;
+  // Sluice's flag, then its variable, then envoyproxy/ratelimit's, unless Sluice set the option's group.
+  const usedReference = new Set<OptionName>();
+  const groupOf = (name: OptionName) => OPTION_GROUPS.find((g) => g.includes(name)) ?? [name];
+  const fromReference = (name: ValueOption): string | undefined => {
+    const value = groupOf(name).some(setBySluice) ? undefined : reference.values[name];
+    if (value !== undefined) usedReference.add(name);
+    return value;
+  };
+  const raw = (name: ValueOption): string | undefined =>
+    flags.get(name)?.at(-1) ?? sluiceEnv(name, env) ?? fromReference(name);
+  const valueOf = (name: ValueOption): string => raw(name) ?? defaultOf(name);
+  for (const name of Object.keys(reference.values) as ValueOption[]) {
+    if (groupOf(name).some(setBySluice)) notices.push(overridden(name));
+  }
+  if (reference.policyPath !== undefined && setBySluice("policy")) notices.push(overridden("policy"));
 
-  const valueOf = (name: OptionName): string => raw(name) ?? defaultOf(name);
-
-  const policyPaths = flags.get("policy") ?? splitList(env[OPTIONS.policy.env]);
-  if (policyPaths.length === 0) errors.push(`${OPTIONS.policy.flag} (or ${OPTIONS.policy.env}) is required`);
+  const policyPaths =
+    flags.get("policy") ??
+    splitList(sluiceEnv("policy", env)) ??
+    (reference.policyPath === undefined ? [] : [reference.policyPath]);
+  if (policyPaths.length === 0)
+    errors.push(
+      `${OPTIONS.policy.flag} (or ${OPTIONS.policy.env}, or envoyproxy/ratelimit's RUNTIME_ROOT, RUNTIME_SUBDIRECTORY and RUNTIME_APPDIRECTORY) is required`,
+    );
 
   const grpcAddr = parseHostPort("grpcAddr", valueOf("grpcAddr"), errors);
   const adminAddr = parseHostPort("adminAddr", valueOf("adminAddr"), errors);
@@ -388,11 +143,17 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   );
 
   const headerStyle = parseChoice("headerStyle", valueOf("headerStyle"), HEADER_STYLES, errors);
+  const headerNames: HeaderNames = Object.freeze({
+    limit: parseHeaderName("limitHeader", valueOf("limitHeader"), errors),
+    remaining: parseHeaderName("remainingHeader", valueOf("remainingHeader"), errors),
+    reset: parseHeaderName("resetHeader", valueOf("resetHeader"), errors),
+  });
+  const shadowMode = parseBoolean("shadowMode", valueOf("shadowMode"), errors);
   const upstreamHeaders = parseBoolean("upstreamHeaders", valueOf("upstreamHeaders"), errors);
   const shutdownGraceMs = parseWholeNumber("shutdownGrace", valueOf("shutdownGrace"), errors);
   const nearLimitRatio = parseRatio("nearLimitRatio", valueOf("nearLimitRatio"), errors);
   // `computed`: a default that depends on other settings (workers), instead of the table's.
-  const limit = (name: OptionName, computed?: number) =>
+  const limit = (name: ValueOption, computed?: number) =>
     parsePositiveNumber(
       name,
       raw(name) ?? (computed === undefined ? defaultOf(name) : String(computed)),
@@ -420,7 +181,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       `${describeOption("workers")}: ${workers} workers need ${OPTIONS.redisUrl.flag}, ${OPTIONS.redisCluster.flag} or ${OPTIONS.redisSentinel.flag}; memory counters are per process, so each worker would enforce its own copy of every limit`,
     );
   }
-  const mergeDomainConfig = parseBoolean("mergeDomainConfig", raw("mergeDomainConfig") ?? "false", errors);
+  const mergeDomainConfig = parseBoolean("mergeDomainConfig", valueOf("mergeDomainConfig"), errors);
   const tls = parseTls(raw("tlsCert"), raw("tlsKey"), raw("tlsClientCa"), limit("tlsReload"), errors);
   const failurePolicyText = valueOf("failurePolicy");
   const failurePolicy = isFailurePolicy(failurePolicyText) ? failurePolicyText : undefined;
@@ -430,6 +191,14 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
     );
   }
 
+  if (!flags.has("policy") && sluiceEnv("policy", env) === undefined && reference.policyPath !== undefined)
+    usedReference.add("policy");
+  // A bad value that came from the reference's variables is named by them too.
+  for (const name of usedReference) {
+    errors.forEach((error, i) => {
+      errors[i] = error.replaceAll(describeOption(name), describeReferenceOption(name));
+    });
+  }
   if (
     errors.length > 0 ||
     headerStyle === undefined ||
@@ -441,6 +210,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   }
   return {
     ok: true,
+    notices,
     settings: Object.freeze({
       policyPaths: Object.freeze([...policyPaths]),
       grpcAddr,
@@ -449,6 +219,8 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
       redisCluster,
       redisSentinel,
       headerStyle,
+      headerNames,
+      shadowMode,
       upstreamHeaders,
       shutdownGraceMs,
       nearLimitRatio,
@@ -470,7 +242,7 @@ export function parseSettings(argv: readonly string[], env: Env): SettingsResult
   };
 }
 
-/** The value an option takes when neither its flag nor its environment sets one; "" when it has none. */
+/** The value an option takes when nothing sets it; "" when it has none. */
 function defaultOf(name: OptionName): string {
   const option: OptionSpec = OPTIONS[name];
   return option.default ?? "";
@@ -531,7 +303,7 @@ function readFlags(argv: readonly string[], errors: string[]): Map<OptionName, s
     }
     const values = flags.get(name) ?? [];
     if (values.length > 0 && !OPTIONS[name].repeat) errors.push(`${flag} given more than once`);
-    if (name === "policy") values.push(...splitList(value));
+    if (name === "policy") values.push(...(splitList(value) ?? []));
     else values.push(value);
     flags.set(name, values);
   }
@@ -544,36 +316,47 @@ export function parseMergeDomainConfig(
   env: Env,
 ): { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly error: string } {
   const errors: string[] = [];
-  const value = parseBoolean(
-    "mergeDomainConfig",
-    flagValue ?? fromEnv("mergeDomainConfig", env) ?? "false",
-    errors,
-  );
-  return errors[0] === undefined ? { ok: true, value } : { ok: false, error: errors[0] };
+  const own = flagValue ?? sluiceEnv("mergeDomainConfig", env);
+  const text = own ?? readReferenceEnv(env).values.mergeDomainConfig ?? "false";
+  const value = parseBoolean("mergeDomainConfig", text, errors);
+  if (errors[0] === undefined) return { ok: true, value };
+  const named = own === undefined ? describeReferenceOption("mergeDomainConfig") : undefined;
+  return {
+    ok: false,
+    error: named ? errors[0].replace(describeOption("mergeDomainConfig"), named) : errors[0],
+  };
 }
 
-/** An option's value from Sluice's variable, else the reference's; an empty variable counts as unset. */
-function fromEnv(name: OptionName, env: Env): string | undefined {
+/** An option's value from Sluice's own variable; an empty variable counts as unset. */
+function sluiceEnv(name: OptionName, env: Env): string | undefined {
+  const value = env[OPTIONS[name].env];
+  return value === "" ? undefined : value;
+}
+
+function overridden(name: OptionName): SettingNotice {
   const option: OptionSpec = OPTIONS[name];
-  for (const variable of [option.env, option.referenceEnv]) {
-    const value = variable === undefined ? undefined : env[variable];
-    if (value !== undefined && value !== "") return value;
-  }
-  return undefined;
+  const variables = option.referenceEnv?.join(", ") ?? "";
+  return {
+    level: "info",
+    setting: variables,
+    message: `${option.flag} (${option.env}) is set, so envoyproxy/ratelimit's ${variables} are not used for it`,
+  };
 }
 
-/** How an error names an option: its flag and its variables, `--grpc-addr (SLUICE_GRPC_ADDR)`. */
-export function describeOption(name: OptionName): string {
-  const option: OptionSpec = OPTIONS[name];
-  const variables = option.referenceEnv === undefined ? option.env : `${option.env}, ${option.referenceEnv}`;
-  return `${option.flag} (${variables})`;
-}
-
-function splitList(text: string | undefined): string[] {
-  return (text ?? "")
+/** Items of a comma list, or undefined when there is no list. */
+function splitList(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  return text
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+// RFC 9110's token: what a header field name may be.
+function parseHeaderName(name: OptionName, text: string, errors: string[]): string {
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(text))
+    errors.push(`${describeOption(name)}: expected a header name, got "${text}"`);
+  return text;
 }
 
 function parseHostPort(name: OptionName, text: string, errors: string[]): HostPort {
@@ -587,14 +370,10 @@ function parseHostPort(name: OptionName, text: string, errors: string[]): HostPo
 }
 
 // Go's strconv.ParseBool spellings, which envoyproxy/ratelimit's settings accept, so its env values read alike.
-const TRUE_TEXTS: ReadonlySet<string> = new Set(["true", "1", "t", "T", "TRUE", "True"]);
-const FALSE_TEXTS: ReadonlySet<string> = new Set(["false", "0", "f", "F", "FALSE", "False"]);
-
 function parseBoolean(name: OptionName, text: string, errors: string[]): boolean {
-  if (TRUE_TEXTS.has(text)) return true;
-  if (FALSE_TEXTS.has(text)) return false;
-  errors.push(`${describeOption(name)}: expected true or false, got "${text}"`);
-  return false;
+  const value = parseGoBool(text);
+  if (value === undefined) errors.push(`${describeOption(name)}: expected true or false, got "${text}"`);
+  return value ?? false;
 }
 
 function parsePositiveNumber(name: OptionName, text: string, errors: string[]): number {
