@@ -82,8 +82,9 @@ function generateLevel(
     const children =
       depth < MAX_DEPTH && random.chance(0.45) ? generateLevel(random, bounds, depth + 1, names) : [];
     const wildcard = value?.endsWith("*") ?? false;
-    const quotaMode = random.chance(0.12);
-    const shadowMode = random.chance(0.12);
+    const quotaMode = random.chance(0.15);
+    // Shadow and quota together is a case of its own (a quota rule that always passes), so it is made often.
+    const shadowMode = random.chance(quotaMode ? 0.4 : 0.12);
     const limited = random.chance(children.length > 0 ? 0.4 : 0.8);
     nodes.push({
       key,
