@@ -26,19 +26,23 @@ export interface SluiceProcess {
 export async function startSluice(
   args: readonly string[],
   env: Record<string, string> = {},
-  { productDefaults = false }: { productDefaults?: boolean } = {},
+  {
+    productDefaults = false,
+    ownFlags = true,
+  }: {
+    productDefaults?: boolean;
+    /** false: `serve` with `args` alone, so the environment picks the ports (a drop-in's env, say). */
+    ownFlags?: boolean;
+  } = {},
 ): Promise<SluiceProcess> {
   const child = spawn(
     process.execPath,
     [
       BIN,
       "serve",
-      "--grpc-addr",
-      "127.0.0.1:0",
-      "--admin-addr",
-      "127.0.0.1:0",
+      ...(ownFlags ? ["--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"] : []),
       // The product's default worker count when a test asks for the product's defaults.
-      ...(productDefaults ? [] : singleProcess(args)),
+      ...(productDefaults || !ownFlags ? [] : singleProcess(args)),
       ...args,
     ],
     { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
