@@ -145,6 +145,30 @@ describe("Envoy 1.40's rate_limit_quota filter against a recording RLQS", () => 
     expect(await statuses("fallback-a", 1)).toEqual([200]);
   });
 
+  it("replaces assignments: the same one re-pushed extends its TTL, the last action for a bucket wins", async () => {
+    await subscribe(["extended", "last-wins", "resized"]);
+    push(
+      assign("extended", DENY, 2_000),
+      assign("last-wins", DENY, 30_000),
+      assign("last-wins", ALLOW, 30_000),
+    );
+    push(assign("resized", tokenBucket(2, 2, 2_000), 30_000));
+    await sleep(150);
+    expect(await statuses("last-wins", 1)).toEqual([200]);
+    expect(await statuses("resized", 3)).toEqual([200, 200, 429]);
+    // A token bucket of another size takes its new size and rate but keeps the drained level instead
+    // of starting full: a server must size an assignment for what remains, not count on a reset.
+    push(assign("resized", tokenBucket(4, 4, 2_000), 30_000));
+    await sleep(150);
+    expect(await statuses("resized", 1)).toEqual([429]);
+    await sleep(1_150);
+    push(assign("extended", DENY, 2_000));
+    await sleep(1_000);
+    expect(await statuses("extended", 1)).toEqual([429]);
+    // ~2.3 s at 2 tokens a second, capped at the new max_tokens 4.
+    expect(await statuses("resized", 5)).toEqual([200, 200, 200, 200, 429]);
+  });
+
   it("abandon_action forgets the bucket: the next request subscribes anew under no_assignment_behavior", async () => {
     await subscribe(["denyfirst-b"]);
     push(assign("denyfirst-b", ALLOW, 30_000));

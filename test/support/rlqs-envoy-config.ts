@@ -96,7 +96,8 @@ export function renderRlqsEnvoyConfig(values: RlqsEnvoyConfigValues): string {
       ],
     },
   };
-  return stringify(config);
+  // No YAML anchors: the rendered text is quoted in docs/rlqs-findings.md and read by people.
+  return stringify(config, { aliasDuplicateObjects: false });
 }
 
 function connectionManager(matchers: unknown[]) {
