@@ -40,7 +40,8 @@ export const REFERENCE_SETTINGS: readonly ReferenceSetting[] = [
   {
     name: "PORT",
     kind: "mapped",
-    sluice: "`--admin-addr` port: the reference's HTTP port (/json, /healthcheck) is Sluice's admin port",
+    sluice:
+      "`--admin-addr` port: the reference's HTTP port (/json) is Sluice's admin port, whose health checks are /healthz and /readyz (no /healthcheck)",
   },
   {
     name: "DEBUG_HOST",
