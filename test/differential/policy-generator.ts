@@ -12,8 +12,8 @@ export type WindowUnit = "minute" | "hour" | "day" | "week" | "month" | "year";
 
 export const UNITS: readonly WindowUnit[] = ["minute", "hour", "day", "week", "month", "year"];
 /** Rule keys. `o` is never one: requests use it for entries no rule matches. */
-export const RULE_KEYS = ["a", "b", "c"] as const;
-export const EXACT_VALUES = ["x", "y", "xa", "ya"] as const;
+export const RULE_KEYS = ["a", "b", "é"] as const;
+export const EXACT_VALUES = ["x", "y", "xa", "ÿ", ""] as const;
 export const PATTERNS = ["x*", "y*", "xa*", "*"] as const;
 
 export type GeneratedLimit =
@@ -28,7 +28,7 @@ export type GeneratedLimit =
 
 export interface GeneratedNode {
   readonly key: string;
-  /** Undefined: a bare key; ending with `*`: a wildcard. */
+  /** Undefined or empty: a bare key (written as `value: ""` when empty); ending with `*`: a wildcard. */
   readonly value: string | undefined;
   readonly limit: GeneratedLimit | undefined;
   readonly shadowMode: boolean;
@@ -109,7 +109,7 @@ function generateLimit(
   const name = random.chance(0.35) ? `n${names.length}` : undefined;
   if (name !== undefined) names.push(name);
   if (random.chance(0.1)) return { kind: "unlimited", name, replaces: [] };
-  const rpu = quota ? bounds.quotaLimit : random.int(bounds.minLimit, bounds.minLimit + 6);
+  const rpu = quota ? bounds.quotaLimit : random.int(bounds.minLimit, bounds.minLimit + 12);
   return { kind: "window", unit: random.pick(UNITS), rpu, name, replaces: [] };
 }
 

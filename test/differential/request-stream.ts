@@ -25,7 +25,7 @@ export const MAX_DESCRIPTOR_HITS = 5;
 export const MAX_DESCRIPTORS = 4;
 
 /** Values for bare keys and for steps off the policy; `x*` spells a pattern, which must match that rule first. */
-const FREE_VALUES = ["x", "y", "xa", "ya", "z", "q1", "x*"] as const;
+const FREE_VALUES = ["x", "y", "xa", "ÿ", "", "q.1", "x*"] as const;
 const PATTERN_SUFFIXES = ["", "1", "q", "x"] as const;
 
 export function generateStream(
@@ -90,7 +90,7 @@ function generateDescriptor(
     site = null;
   } else if (shape < 0.2 || domain === undefined) {
     const entries = Array.from({ length: random.int(1, 3) }, () => ({
-      key: random.pick(["a", "b", "c", "d"]),
+      key: random.pick(["a", "b", "é", "d"]),
       value: random.pick(FREE_VALUES),
     }));
     descriptor = { entries };
@@ -143,7 +143,7 @@ function walkPolicy(
     level = node.children;
   }
   if (random.chance(0.1)) {
-    entries.push({ key: random.pick(["a", "b", "c"]), value: random.pick(FREE_VALUES) });
+    entries.push({ key: random.pick(["a", "b", "é"]), value: random.pick(FREE_VALUES) });
     exact = false;
   }
   if (!exact || last === undefined) return { entries, site: undefined };
@@ -152,7 +152,8 @@ function walkPolicy(
 }
 
 function stepValue(random: SeededRandom, node: GeneratedNode): { value: string; exact: boolean } {
-  if (node.value === undefined) return { value: random.pick(FREE_VALUES), exact: false };
+  // `value: ""` loads as a bare key on both sides.
+  if (node.value === undefined || node.value === "") return { value: random.pick(FREE_VALUES), exact: false };
   if (!node.value.endsWith("*")) return { value: node.value, exact: true };
   if (random.chance(0.15)) return { value: node.value, exact: false };
   return { value: node.value.slice(0, -1) + random.pick(PATTERN_SUFFIXES), exact: false };
