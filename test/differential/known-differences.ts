@@ -45,7 +45,7 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     text:
       "A reference counter key ends with the window's start in seconds and nothing else about the window, so a " +
       "minute window and an hour window over the same entries share one counter whenever they start at the same " +
-      "second: in the first minute of every hour, and in the first hour of every day. Within one request stream this " +
+      "second: in the first minute of every hour, in the first hour of every day, and so on. Within one request stream this " +
       "happens when Envoy's per-descriptor `limit` override has another unit than the rule its entries match. " +
       "Sluice keeps one counter per window length.",
     excludedBy:
@@ -66,11 +66,12 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     title: "Local over-limit caches",
     kind: "intended",
     text:
-      "The reference's local cache is off by default (LOCAL_CACHE_SIZE_IN_BYTES=0); when on, it remembers a " +
-      "refused key for one unit from the refusal, past the window's end. Sluice's cache (on by default) answers " +
-      "a repeated refused call until the store would admit it, and still counts it. The test runs the reference without its " +
-      "cache and Sluice with --local-cache-size 0, so every answer on both sides comes from the Redis counters: " +
-      "what is compared is the decision arithmetic; the cache's agreement with the store is tested in " +
+      "The reference's local cache is off by default (LOCAL_CACHE_SIZE_IN_BYTES=0); when on, it refuses a key it " +
+      "saw over its limit for the rest of that window without asking Redis, and does not add those calls' hits. " +
+      "Sluice's cache (on by default) answers a repeated refused call while the store would still refuse it, and " +
+      "still counts it. The test runs the reference without its cache and Sluice with --local-cache-size 0, so " +
+      "every answer on both sides comes from the Redis counters: what is compared is the decision arithmetic; " +
+      "the cache's agreement with the store is tested in " +
       "test/integration/over-limit-cache.test.ts.",
     excludedBy: "Both caches are off.",
   },
@@ -80,12 +81,16 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     text:
       "On a refused request, Sluice adds at most a window's limit to it (one call with a huge cost cannot lock its " +
       "key for long or overflow the counter); the reference always adds the full hits_addend. Afterwards both " +
-      "counters are at or over the limit and both refuse every request that costs at least 1; only a check-only " +
-      "descriptor (hits_addend 0) on a counter that one refusal took from 0 past the limit tells them apart: the " +
-      "reference answers OVER_LIMIT, Sluice OK with 0 remaining.",
+      "counters are at or over the limit, and both refuse every later call that costs at least 1 under it. " +
+      "Two things tell them apart: a check-only descriptor (hits_addend 0) on a counter that one refusal took from " +
+      "0 past the limit (limit 2: cost 3, then cost 0: the reference answers OVER_LIMIT, Sluice OK with 0 " +
+      "remaining); and a counter read under two limits, as when Envoy's `limit` override on some calls differs " +
+      "from the rule that counts the same entries on others (override 1/hour refused at cost 4, then the rule's " +
+      "limit_remaining is 3 lower in the reference).",
     excludedBy:
-      "Each stream either never sends a descriptor hits_addend of 0, or never sends a request whose hits add up to " +
-      "more than the smallest limit of its policy.",
+      "A stream either never sends a descriptor hits_addend of 0 and gives every counter a single limit (an " +
+      "override repeats the limit of the rule its entries match, or the first override of those entries), or " +
+      "never sends a call whose hits add up to more than the smallest limit of its policy and overrides.",
   },
   {
     title: "`*` inside a value",
