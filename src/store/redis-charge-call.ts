@@ -40,6 +40,21 @@ export function encodeChargeCall(
   return { indices, numKeys: keys.length, keysAndArgs: [...keys, ...args] };
 }
 
+/**
+ * One CHARGE_MANY_SCRIPT call for several whole requests (single Redis): every request's keys, then
+ * the request count and, per request, its key count, its argument count and its arguments.
+ */
+export function encodeChargeManyCall(calls: readonly ChargeCall[]): Omit<ChargeCall, "indices"> {
+  const keys: string[] = [];
+  const args: string[] = [String(calls.length)];
+  for (const call of calls) {
+    keys.push(...call.keysAndArgs.slice(0, call.numKeys));
+    const own = call.keysAndArgs.slice(call.numKeys);
+    args.push(String(call.numKeys), String(own.length), ...own);
+  }
+  return { numKeys: keys.length, keysAndArgs: [...keys, ...args] };
+}
+
 /** Reads `{ nowMs, admitted, then current, previous, passed per window }`. */
 export function decodeChargeReply(
   reply: unknown,

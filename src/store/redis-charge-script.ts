@@ -24,93 +24,146 @@ import { SLOT_TTL_MARGIN_MS } from "./counter-key.ts";
  * may refuse); the store then refunds the tentative charge with REFUND_SCRIPT.
  */
 export const CHARGE_SCRIPT = `
+${chargeFunction()}
+return charge(1, #KEYS, 1)
+`;
+
+/**
+ * CHARGE_MANY_SCRIPT — several whole requests in one call on a single Redis (never a Cluster: the
+ * requests' keys may live in any slot), decided one after another exactly as consecutive
+ * CHARGE_SCRIPT calls at the same instant would decide them: each sees the hits the earlier ones
+ * charged. It saves the call's own cost per request (EVALSHA, TIME) and, for requests on the same
+ * counters (a hot tenant), the GETs of slots already read and repeated PEXPIREs.
+ *   KEYS     every request's keys, request after request
+ *   ARGV[1]  number of requests
+ *   then per request: its key count, its argument count, then its CHARGE_SCRIPT arguments.
+ *   Returns  one CHARGE_SCRIPT reply per request, in order; a request whose commands failed gets
+ *            that error as its reply, and the others still go ahead, as they would on their own.
+ */
+export const CHARGE_MANY_SCRIPT = `
+${chargeFunction()}
+local replies = {}
+local first_key, arg = 1, 2
+for r = 1, tonumber(ARGV[1]) do
+  local key_count, arg_count = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
+  local ok, reply = pcall(charge, first_key, key_count, arg + 2)
+  if ok then
+    replies[r] = reply
+  else
+    replies[r] = redis.error_reply(type(reply) == 'table' and reply.err or tostring(reply))
+  end
+  first_key = first_key + key_count
+  arg = arg + 2 + arg_count
+end
+return replies
+`;
+
+/**
+ * The decision both charge scripts make for one request: its keys are KEYS[first_key ..
+ * first_key + key_count - 1], its arguments (CHARGE_SCRIPT's layout) start at ARGV[arg].
+ */
+function chargeFunction(): string {
+  return `
 -- TIME before writes is allowed: Redis 7 replicates a script's effects (the INCRBYs), not the
 -- script, so replicas never re-evaluate TIME. Using the server's clock keeps every Sluice
 -- instance, whatever its host clock, on the same window boundaries.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
-local quota_total = tonumber(ARGV[1])
-local arg = 2
-local descriptors = {}
--- Slot keys read so far, by key: counts as read, and then as charged by this request.
+-- Slot keys read so far by this script call, by key: { c, p } as they stand, c kept up to date
+-- with every INCRBY, so a later request of the same call sees what an earlier one charged.
 local slots = {}
-local enforced_failed = false
-local quota_here, quota_failed_here = 0, 0
+-- Slot keys given their lifetime by this call: every charge of one call has the same now, so one
+-- PEXPIRE per key sets what a PEXPIRE after each INCRBY would.
+local expiring = {}
 
-for i = 1, #KEYS do
-  local d = {
-    mode = ARGV[arg],
-    cost = tonumber(ARGV[arg + 1]),
-    -- INCRBY gets the cost as sent: a Lua number would be reformatted with %.14g.
-    cost_arg = ARGV[arg + 1],
-    count_rejected = ARGV[arg + 2] == '1',
-    windows = {},
-    failed = false,
-  }
-  local n = tonumber(ARGV[arg + 3])
-  arg = arg + 4
-  for j = 1, n do
-    local window_arg = ARGV[arg]
-    local w = tonumber(window_arg)
-    local limit = tonumber(ARGV[arg + 1])
-    arg = arg + 2
-    -- Slot numbers stay below 2^53, so %d prints them exactly like JavaScript does.
-    local k = math.floor(now / w)
-    local prefix = KEYS[i] .. ':' .. window_arg .. ':'
-    local key = prefix .. string.format('%d', k)
-    local slot = slots[key]
-    if slot == nil then
-      slot = {
-        c = tonumber(redis.call('GET', key) or '0'),
-        p = tonumber(redis.call('GET', prefix .. string.format('%d', k - 1)) or '0'),
-        planned = 0,
-      }
-      slots[key] = slot
+local function charge(first_key, key_count, arg)
+  local quota_total = tonumber(ARGV[arg])
+  arg = arg + 1
+  local descriptors = {}
+  -- What this request charges to each slot key, in the order of its descriptors.
+  local planned = {}
+  local enforced_failed = false
+  local quota_here, quota_failed_here = 0, 0
+
+  for i = first_key, first_key + key_count - 1 do
+    local d = {
+      mode = ARGV[arg],
+      cost = tonumber(ARGV[arg + 1]),
+      -- INCRBY gets the cost as sent: a Lua number would be reformatted with %.14g.
+      cost_arg = ARGV[arg + 1],
+      count_rejected = ARGV[arg + 2] == '1',
+      windows = {},
+      failed = false,
+    }
+    local n = tonumber(ARGV[arg + 3])
+    arg = arg + 4
+    for j = 1, n do
+      local window_arg = ARGV[arg]
+      local w = tonumber(window_arg)
+      local limit = tonumber(ARGV[arg + 1])
+      arg = arg + 2
+      -- Slot numbers stay below 2^53, so %d prints them exactly like JavaScript does.
+      local k = math.floor(now / w)
+      local prefix = KEYS[i] .. ':' .. window_arg .. ':'
+      local key = prefix .. string.format('%d', k)
+      local slot = slots[key]
+      if slot == nil then
+        slot = {
+          c = tonumber(redis.call('GET', key) or '0'),
+          p = tonumber(redis.call('GET', prefix .. string.format('%d', k - 1)) or '0'),
+        }
+        slots[key] = slot
+      end
+      -- admission.ts estimate(): E = p * (1 - elapsed fraction of slot k) + c
+      local e = slot.p * (1 - (now % w) / w) + slot.c
+      -- admission.ts windowPasses(): E + h <= L, E taken before any accounting, plus what earlier
+      -- descriptors of this request charge to the same counter (a counter named twice adds up).
+      local earlier = planned[key] or 0
+      local passed = e + earlier + d.cost <= limit
+      planned[key] = earlier + d.cost
+      if not passed then d.failed = true end
+      -- counter-key.ts slotTtlMs(): 2W + margin, in ms
+      local ttl = string.format('%d', 2 * w + ${SLOT_TTL_MARGIN_MS})
+      d.windows[j] = { key = key, ttl = ttl, slot = slot, limit = limit, limit_arg = ARGV[arg - 1], passed = passed }
     end
-    -- admission.ts estimate(): E = p * (1 - elapsed fraction of slot k) + c
-    local e = slot.p * (1 - (now % w) / w) + slot.c
-    -- admission.ts windowPasses(): E + h <= L, E taken before any accounting, plus what earlier
-    -- descriptors of this request charge to the same counter (a counter named twice adds up).
-    local passed = e + slot.planned + d.cost <= limit
-    slot.planned = slot.planned + d.cost
-    if not passed then d.failed = true end
-    -- counter-key.ts slotTtlMs(): 2W + margin, in ms
-    local ttl = string.format('%d', 2 * w + ${SLOT_TTL_MARGIN_MS})
-    d.windows[j] = { key = key, ttl = ttl, slot = slot, limit = limit, limit_arg = ARGV[arg - 1], passed = passed }
-  end
-  if d.failed and d.mode == 'enforced' then enforced_failed = true end
-  if d.mode == 'quota' then
-    quota_here = quota_here + 1
-    if d.failed then quota_failed_here = quota_failed_here + 1 end
-  end
-  descriptors[i] = d
-end
-
--- admission.ts isAdmitted(), restricted to what this call can know for certain.
-local admitted = not enforced_failed
-  and not (quota_total > 0 and quota_here == quota_total and quota_failed_here == quota_here)
-
-local reply = { now, admitted and 1 or 0 }
-for i = 1, #descriptors do
-  local d = descriptors[i]
-  local charged = d.cost > 0 and (admitted or d.count_rejected)
-  for j = 1, #d.windows do
-    local win = d.windows[j]
-    if charged then
-      -- admission.ts chargedHits(): a refused call adds at most the window's limit.
-      local hits = d.cost_arg
-      if not admitted and d.cost > win.limit then hits = win.limit_arg end
-      win.slot.c = redis.call('INCRBY', win.key, hits)
-      redis.call('PEXPIRE', win.key, win.ttl)
+    if d.failed and d.mode == 'enforced' then enforced_failed = true end
+    if d.mode == 'quota' then
+      quota_here = quota_here + 1
+      if d.failed then quota_failed_here = quota_failed_here + 1 end
     end
-    reply[#reply + 1] = win.slot.c
-    reply[#reply + 1] = win.slot.p
-    reply[#reply + 1] = win.passed and 1 or 0
+    descriptors[#descriptors + 1] = d
   end
+
+  -- admission.ts isAdmitted(), restricted to what this call can know for certain.
+  local admitted = not enforced_failed
+    and not (quota_total > 0 and quota_here == quota_total and quota_failed_here == quota_here)
+
+  local reply = { now, admitted and 1 or 0 }
+  for i = 1, #descriptors do
+    local d = descriptors[i]
+    local charged = d.cost > 0 and (admitted or d.count_rejected)
+    for j = 1, #d.windows do
+      local win = d.windows[j]
+      if charged then
+        -- admission.ts chargedHits(): a refused call adds at most the window's limit.
+        local hits = d.cost_arg
+        if not admitted and d.cost > win.limit then hits = win.limit_arg end
+        win.slot.c = redis.call('INCRBY', win.key, hits)
+        if not expiring[win.key] then
+          redis.call('PEXPIRE', win.key, win.ttl)
+          expiring[win.key] = true
+        end
+      end
+      reply[#reply + 1] = win.slot.c
+      reply[#reply + 1] = win.slot.p
+      reply[#reply + 1] = win.passed and 1 or 0
+    end
+  end
+  return reply
 end
-return reply
 `;
+}
 
 /**
  * REFUND_SCRIPT — takes back a Cluster group's tentative charge when the request as a whole was

@@ -1,7 +1,13 @@
 import { Cluster, type Redis, type RedisOptions } from "ioredis";
 import { clusterSlot } from "./cluster-slot.ts";
 import { StoreError } from "./counter-store.ts";
-import { ADD_SCRIPT, CHARGE_SCRIPT, PEEK_SCRIPT, REFUND_SCRIPT } from "./redis-charge-script.ts";
+import {
+  ADD_SCRIPT,
+  CHARGE_MANY_SCRIPT,
+  CHARGE_SCRIPT,
+  PEEK_SCRIPT,
+  REFUND_SCRIPT,
+} from "./redis-charge-script.ts";
 import { createRedisClient, type RedisTarget } from "./redis-client.ts";
 
 export type { RedisTarget } from "./redis-client.ts";
@@ -25,6 +31,7 @@ export interface RedisConnectionOptions {
 /** The scripts as ioredis commands: EVALSHA, falling back to EVAL on NOSCRIPT. */
 export interface ScriptCommands {
   sluiceCharge(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  sluiceChargeMany(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   sluiceRefund(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   sluiceAdd(key: string, hits: string, ttlMs: string): Promise<unknown>;
   sluicePeek(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
@@ -62,6 +69,7 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
   });
 
   client.defineCommand("sluiceCharge", { lua: CHARGE_SCRIPT });
+  client.defineCommand("sluiceChargeMany", { lua: CHARGE_MANY_SCRIPT });
   client.defineCommand("sluiceRefund", { lua: REFUND_SCRIPT });
   client.defineCommand("sluiceAdd", { lua: ADD_SCRIPT, numberOfKeys: 1 });
   // Not preloaded: peeks are an operator's occasional question, and EVAL covers the first one.
@@ -119,9 +127,12 @@ export function reconnectDelayMs(times: number): number {
  * ioredis still falls back to EVAL on NOSCRIPT.
  */
 function preloadScripts(client: Redis | Cluster): void {
-  const nodes = client instanceof Cluster ? client.nodes("master") : [client];
+  const cluster = client instanceof Cluster;
+  const nodes = cluster ? client.nodes("master") : [client];
+  // CHARGE_MANY only runs on a single Redis (redis-charge-batch.ts).
+  const scripts = [CHARGE_SCRIPT, REFUND_SCRIPT, ADD_SCRIPT, ...(cluster ? [] : [CHARGE_MANY_SCRIPT])];
   for (const node of nodes) {
-    for (const lua of [CHARGE_SCRIPT, REFUND_SCRIPT, ADD_SCRIPT]) {
+    for (const lua of scripts) {
       node.script("LOAD", lua).catch(() => {
         // The connection went away again; the fallback to EVAL covers it.
       });

@@ -10,7 +10,9 @@ import type {
   SlotHits,
   WindowCounts,
 } from "./counter-store.ts";
+import { type BatchedCharge, batchCharges } from "./redis-charge-batch.ts";
 import {
+  type ChargeCall,
   type ChargeReply,
   decodeChargeReply,
   decodePeekReply,
@@ -27,11 +29,19 @@ import {
 } from "./redis-connection.ts";
 import { toStoreError } from "./redis-store-error.ts";
 
-export type RedisCounterStoreOptions = RedisTarget & RedisConnectionOptions;
+export type RedisCounterStoreOptions = RedisTarget &
+  RedisConnectionOptions & {
+    /**
+     * On a single Redis, send the charges of one event-loop turn as one CHARGE_MANY_SCRIPT call
+     * (redis-charge-batch.ts). Default true; ignored on a Cluster.
+     */
+    readonly batchCharges?: boolean;
+  };
 
 /**
  * Counters in Redis, shared by every Sluice instance. The window rule runs inside CHARGE_SCRIPT on
- * the server, against the server's clock, in one EVALSHA round trip per request (single Redis).
+ * the server, against the server's clock, in one EVALSHA round trip per request (single Redis), or
+ * one per event-loop turn for all the requests of that turn (CHARGE_MANY_SCRIPT, redis-charge-batch.ts).
  *
  * Redis Cluster: a script may only touch keys of one hash slot. Descriptors are grouped by slot
  * (all windows of a descriptor share its hash tag) and each group gets one call, in parallel.
@@ -52,10 +62,20 @@ export type RedisCounterStoreOptions = RedisTarget & RedisConnectionOptions;
 export class RedisCounterStore implements CounterStore {
   readonly #connection: RedisConnection;
   readonly #onError: ((error: Error) => void) | undefined;
+  readonly #send: BatchedCharge;
 
   constructor(options: RedisCounterStoreOptions) {
-    this.#connection = connectRedis(options, options);
+    const connection = connectRedis(options, options);
+    this.#connection = connection;
     this.#onError = options.onError;
+    const one = (call: ChargeCall) => connection.scripts.sluiceCharge(call.numKeys, ...call.keysAndArgs);
+    this.#send =
+      connection.cluster || options.batchCharges === false
+        ? one
+        : batchCharges({
+            one: (numKeys, ...keysAndArgs) => connection.scripts.sluiceCharge(numKeys, ...keysAndArgs),
+            many: (numKeys, ...keysAndArgs) => connection.scripts.sluiceChargeMany(numKeys, ...keysAndArgs),
+          });
   }
 
   async charge(descriptors: readonly DescriptorCharge[]): Promise<ChargeResult> {
@@ -176,7 +196,7 @@ export class RedisCounterStore implements CounterStore {
 
   async #call(descriptors: readonly DescriptorCharge[], indices: number[], quotaTotal: number) {
     const call = encodeChargeCall(descriptors, indices, quotaTotal);
-    const reply = await this.#connection.scripts.sluiceCharge(call.numKeys, ...call.keysAndArgs);
+    const reply = await this.#send(call);
     return decodeChargeReply(reply, descriptors, indices);
   }
 

@@ -1,4 +1,6 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterSlot } from "../../src/store/cluster-slot.ts";
 import { counterKey } from "../../src/store/counter-key.ts";
@@ -21,6 +23,7 @@ import {
   sameSlot,
 } from "./request-stream.ts";
 
+const run = promisify(execFile);
 const T0 = 1_700_006_400_000; // 2023-11-15T00:00Z: every window of the suite starts a slot here
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -98,6 +101,24 @@ describe("the same requests on every store", () => {
     expect(spanning.length).toBeGreaterThan(100);
   });
 
+  it("answers a stream sent all at once on a single Redis as the memory store answers it one by one", async () => {
+    // Sent in one turn, a single Redis takes the stream in CHARGE_MANY batches, in order: each
+    // request must be decided exactly as it is alone, after the ones before it.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const requests = requestStream({ seed: 20231116, requests: 400, counters: 8, runId: randomUUID() });
+      const memory = await runStream(stores.memory as CounterStore, requests);
+      const before = await scriptCalls(single.port);
+      const together = await Promise.all(requests.map((r) => (stores.single as CounterStore).charge(r)));
+      const sent = (await scriptCalls(single.port)) - before;
+      if (!sameSlot(together, STREAM_WINDOW_MS)) continue;
+      expect(answers(together)).toEqual(answers(memory));
+      // 400 requests, at most 64 to a call: far fewer script calls than requests.
+      expect(sent).toBeLessThan(20);
+      return;
+    }
+    throw new Error("every attempt crossed an hour boundary");
+  });
+
   it("answers alike whether a request's descriptors share a cluster slot or not", async () => {
     const { results } = await onEveryStore((runId) => {
       const [a, b] = twoKeysInOneSlot(runId);
@@ -121,6 +142,14 @@ describe("the same requests on every store", () => {
     expect(memory?.map((a) => a.admitted)).toEqual([true, true, false, false, true]);
   });
 });
+
+/** EVALSHA + EVAL calls a Redis has run so far (INFO commandstats). */
+async function scriptCalls(port: number): Promise<number> {
+  const { stdout } = await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "info", "commandstats"]);
+  const calls = (command: string) =>
+    Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, "m").exec(stdout)?.[1] ?? 0);
+  return calls("evalsha") + calls("eval");
+}
 
 /** Two distinct counter keys hashing to one Cluster slot (birthday search, bounded). */
 function twoKeysInOneSlot(runId: string): [string, string] {

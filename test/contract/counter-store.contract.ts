@@ -245,6 +245,46 @@ export function counterStoreContract(open: () => Promise<StoreUnderTest>): void 
     expect(currents(refusedPair)).toEqual([[3], [3]]);
   });
 
+  it("admits exactly the limit when many charges on one counter arrive at once", async () => {
+    // A hot tenant: 200 calls in flight together, which a single Redis decides in batches.
+    const d = fresh({ windows: [{ windowMs: HOUR, limit: 50 }] });
+    const all = await Promise.all(Array.from({ length: 200 }, () => store.charge([d])));
+    expect(all.filter((a) => a.admitted)).toHaveLength(50);
+    // Every admitted call saw a distinct count, 1 to 50: no two were decided on the same reading.
+    const seen = all.filter((a) => a.admitted).map((a) => a.counts[0]?.[0]?.current);
+    expect(new Set(seen).size).toBe(50);
+    expect(Math.max(...(seen as number[]))).toBe(50);
+    expect(currents(await store.charge([{ ...d, cost: 0 }]))).toEqual([[50]]);
+  });
+
+  it("adds up a counter named twice in each of many requests arriving at once", async () => {
+    // Each request charges 2: admitted while c + 1 + 1 <= 9, so at c = 0, 2, 4, 6; at c = 8 the
+    // first naming passes and the second fails, and the refused request charges nothing.
+    const d = fresh({ windows: [{ windowMs: HOUR, limit: 9 }] });
+    const all = await Promise.all(Array.from({ length: 40 }, () => store.charge([d, d])));
+    expect(all.filter((a) => a.admitted)).toHaveLength(4);
+    for (const refused of all.filter((a) => !a.admitted)) {
+      expect(refused.counts.map((w) => w[0])).toEqual([
+        { current: 8, previous: 0, passed: true },
+        { current: 8, previous: 0, passed: false },
+      ]);
+    }
+  });
+
+  it("lets each of many refused calls arriving at once add at most the limit", async () => {
+    const d = fresh({
+      cost: Number.MAX_SAFE_INTEGER,
+      countRejected: true,
+      windows: [
+        { windowMs: MINUTE, limit: 20 },
+        { windowMs: HOUR, limit: 1000 },
+      ],
+    });
+    const all = await Promise.all(Array.from({ length: 10 }, () => store.charge([d])));
+    expect(all.every((a) => !a.admitted)).toBe(true);
+    expect(currents(await store.charge([{ ...d, cost: 0 }]))).toEqual([[200, 10000]]);
+  });
+
   it("lets a refused call add at most each window's limit, whatever its cost", async () => {
     const huge = Number.MAX_SAFE_INTEGER;
     const d = fresh({
