@@ -1,3 +1,4 @@
+import { bucketEntries } from "./bucket-entries.ts";
 import { dumpDomains } from "./dump-policy.ts";
 import { explainMatch } from "./explain-match.ts";
 import { matchDescriptor } from "./match-descriptor.ts";
@@ -31,6 +32,10 @@ export function createPolicyTable(domains: readonly CompiledDomain[]): PolicyTab
     explain(domain, entries) {
       const compiled = byName.get(domain);
       return compiled && explainMatch(compiled, entries);
+    },
+    bucketEntries(domain, bucket) {
+      const compiled = byName.get(domain);
+      return compiled && bucketEntries(compiled, bucket);
     },
   } satisfies PolicyTable);
 }

@@ -83,6 +83,12 @@ export interface PolicyTable {
    * path. Optional so that fakes of the table need not model the tree; createPolicyTable has it.
    */
   explain?(domain: string, entries: readonly DescriptorEntry[]): MatchExplanation | undefined;
+  /**
+   * A Rate Limit Quota Service bucket id read as a descriptor of the domain, in the order the policy
+   * tree gives (bucket-entries.ts); undefined for an unknown domain. Optional so that fakes of the
+   * table need not model the tree; a table without it matches no bucket.
+   */
+  bucketEntries?(domain: string, bucket: Readonly<Record<string, string>>): DescriptorEntry[] | undefined;
 }
 
 export interface DomainSummary {
