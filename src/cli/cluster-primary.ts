@@ -1,7 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry, type PrometheusContentType } from "prom-client";
 import { startAdminServer } from "../edge/admin/admin-server.ts";
-import { questionRoute } from "../edge/admin/explain-routes.ts";
+import { questionRoute } from "../edge/admin/question-route.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Settings } from "../settings/settings.ts";
 import { askWorkers } from "./cluster-questions.ts";
@@ -26,7 +26,7 @@ const STOP_MARGIN_MS = 5_000;
  *
  * The primary holds no limiter: it serves the admin port (metrics aggregated over the workers by
  * prom-client's AggregatorRegistry: counters and histograms summed, states as the worst worker's;
- * /explain and /usage answered by a worker, cluster-questions.ts),
+ * /explain, /usage, /json and /rlconfig answered by a worker, cluster-questions.ts),
  * logs the one "serving" line once every worker is bound, forwards SIGHUP to every worker, replaces
  * a worker that dies, and on SIGTERM or SIGINT stops them all before it exits.
  */
@@ -36,7 +36,8 @@ export async function superviseWorkers({ settings, logger, reportServing }: Prim
   /** Each worker's latest notReadyReason (readiness.ts); null once it can answer calls. */
   const notReady = new Map<Worker, string | null>();
   let stopping = false;
-  // /explain and /usage need a store: each is answered by a bound worker (cluster-questions.ts).
+  // /explain, /usage, /json and /rlconfig need a store, limiter or live policy: each is answered
+  // by a bound worker (cluster-questions.ts).
   const questions = askWorkers({
     workers: () => [...workers].filter((worker) => ports.has(worker) && worker.isConnected()),
   });

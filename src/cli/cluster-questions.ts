@@ -1,25 +1,28 @@
-import type { AnswerQuestion, ExplainAnswer, ExplainQuestion } from "../edge/admin/explain-questions.ts";
-import { STORE_BUDGET_MS } from "../edge/admin/explain-questions.ts";
+import type { AdminAnswer, AdminQuestion, AnswerQuestion } from "../edge/admin/admin-question.ts";
+import { STORE_BUDGET_MS } from "../edge/admin/admin-question.ts";
+import { questionError } from "../edge/admin/answer-admin-questions.ts";
 
 /**
- * /explain and /usage under `--workers N`: the primary serves the admin port but holds no store,
- * so it sends each question to one worker over the node:cluster channel and replies with that
- * worker's answer. Any worker will do: with workers the store is always shared (settings.ts
- * refuses workers on the memory store), so every worker reads the same counters and leases.
+ * The admin questions (/explain, /usage, /json, /rlconfig; admin-question.ts) under `--workers N`:
+ * the primary serves the admin port but holds no store, limiter or live policy, so it sends each
+ * question to one worker over the node:cluster channel and replies with that worker's answer,
+ * status, content type, headers and body as they are. Any worker will do: with workers the store
+ * is always shared (settings.ts refuses workers on the memory store), so every worker reads and
+ * counts in the same counters and leases; each watches the same policy files.
  */
 
 /** Primary → worker: answer this question. */
 interface QuestionMessage {
   readonly type: "sluice:question";
   readonly id: number;
-  readonly question: ExplainQuestion;
+  readonly question: AdminQuestion;
 }
 
 /** Worker → primary: the answer to question `id`. */
 interface AnswerMessage {
   readonly type: "sluice:answer";
   readonly id: number;
-  readonly answer: ExplainAnswer;
+  readonly answer: AdminAnswer;
 }
 
 /**
@@ -53,13 +56,17 @@ export function askWorkers<W extends AnsweringWorker>(
   options: WorkerQuestionsOptions<W>,
 ): WorkerQuestions<W> {
   const timeoutMs = options.timeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
-  const open = new Map<number, { worker: W; settle: (answer: ExplainAnswer) => void }>();
+  const open = new Map<
+    number,
+    { worker: W; question: AdminQuestion; settle: (answer: AdminAnswer) => void }
+  >();
   let lastId = 0;
   let turn = 0;
   return {
     ask(question) {
       const candidates = options.workers();
       const worker = candidates[turn++ % Math.max(1, candidates.length)];
+      const unavailable = (error: string) => questionError(question, 503, error);
       if (worker === undefined) return Promise.resolve(unavailable("no worker is serving; try again"));
       const id = ++lastId;
       return new Promise((resolve) => {
@@ -67,12 +74,12 @@ export function askWorkers<W extends AnsweringWorker>(
           () => settle(unavailable(`no worker answered within ${timeoutMs} ms; try again`)),
           timeoutMs,
         );
-        const settle = (answer: ExplainAnswer) => {
+        const settle = (answer: AdminAnswer) => {
           clearTimeout(timer);
           open.delete(id);
           resolve(answer);
         };
-        open.set(id, { worker, settle });
+        open.set(id, { worker, question, settle });
         try {
           worker.send({ type: "sluice:question", id, question });
         } catch {
@@ -85,16 +92,17 @@ export function askWorkers<W extends AnsweringWorker>(
       if (isAnswerMessage(message)) open.get(message.id)?.settle(message.answer);
     },
     gone(worker) {
-      for (const question of open.values()) {
-        if (question.worker === worker) question.settle(unavailable("the worker asked has gone; try again"));
+      for (const asked of open.values()) {
+        if (asked.worker === worker)
+          asked.settle(questionError(asked.question, 503, "the worker asked has gone; try again"));
       }
     },
   };
 }
 
 /**
- * In a worker: answers the primary's questions with this process's own explainer. Returns the
- * function that stops listening.
+ * In a worker: answers the primary's questions with this process's own answers (the same function
+ * its admin port would use: answer-admin-questions.ts). Returns the function that stops listening.
  */
 export function answerPrimary(answer: AnswerQuestion): () => void {
   const listener = (message: unknown) => {
@@ -109,10 +117,6 @@ export function answerPrimary(answer: AnswerQuestion): () => void {
   return () => process.off("message", listener);
 }
 
-function unavailable(error: string): ExplainAnswer {
-  return { status: 503, body: { error } };
-}
-
 function isQuestionMessage(message: unknown): message is QuestionMessage {
   const m = message as Partial<QuestionMessage> | null;
   return (
@@ -122,7 +126,10 @@ function isQuestionMessage(message: unknown): message is QuestionMessage {
     typeof m.id === "number" &&
     typeof m.question?.method === "string" &&
     typeof m.question.url === "string" &&
-    typeof m.question.body === "string"
+    typeof m.question.body === "string" &&
+    (m.question.unreadBody === undefined ||
+      m.question.unreadBody === "too large" ||
+      m.question.unreadBody === "broken")
   );
 }
 
@@ -133,6 +140,15 @@ function isAnswerMessage(message: unknown): message is AnswerMessage {
     m !== null &&
     m.type === "sluice:answer" &&
     typeof m.id === "number" &&
-    typeof m.answer?.status === "number"
+    typeof m.answer?.status === "number" &&
+    typeof m.answer.contentType === "string" &&
+    typeof m.answer.body === "string" &&
+    (m.answer.headers === undefined || isTextRecord(m.answer.headers))
+  );
+}
+
+function isTextRecord(value: unknown): value is Record<string, string> {
+  return (
+    typeof value === "object" && value !== null && Object.values(value).every((v) => typeof v === "string")
   );
 }

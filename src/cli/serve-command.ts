@@ -1,9 +1,8 @@
 import cluster from "node:cluster";
 import { systemClock } from "../clock.ts";
 import { startAdminServer } from "../edge/admin/admin-server.ts";
-import { answerExplainQuestions } from "../edge/admin/explain-questions.ts";
-import { explainRoutes } from "../edge/admin/explain-routes.ts";
-import { referenceRoutes } from "../edge/admin/reference-routes.ts";
+import { answerAdminQuestions } from "../edge/admin/answer-admin-questions.ts";
+import { questionRoute } from "../edge/admin/question-route.ts";
 import { startGrpcServer } from "../edge/grpc/grpc-server.ts";
 import type { DecideOptions } from "../limiter/decide.ts";
 import { createExplainer } from "../limiter/explain-call.ts";
@@ -204,19 +203,17 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
       worker?.reportReadiness(reason);
     },
   });
-  // Under --workers the primary serves the admin port and asks a worker for /explain and /usage.
-  if (worker) answerPrimary(answerExplainQuestions({ explainer, policy }));
+  // /explain, /usage, and envoyproxy/ratelimit's POST /json and /rlconfig, /json deciding through
+  // the gRPC limiter. Under --workers the primary serves the admin port and asks a worker.
+  const answerQuestions = answerAdminQuestions({ explainer, limiter: concurrency.limiter, policy, metrics });
+  if (worker) answerPrimary(answerQuestions);
   const adminListening = worker
     ? { ok: true as const, server: worker.admin() }
     : await listenOn("adminAddr", settings.adminAddr, (addr) =>
         startAdminServer(addr, {
           metrics,
           state: { notReady: readiness.notReady },
-          routes: [
-            explainRoutes({ explainer, policy }),
-            // envoyproxy/ratelimit's POST /json and /rlconfig, deciding through the gRPC limiter.
-            referenceRoutes({ limiter: concurrency.limiter, policy, metrics }),
-          ],
+          routes: [questionRoute(answerQuestions)],
         }),
       );
   if (!adminListening.ok) {

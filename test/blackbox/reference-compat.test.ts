@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scrape, seriesValue } from "../support/metrics-text.ts";
+import { type RedisServer, startRedis } from "../support/redis-server.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
 import { runSluice, type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 
@@ -169,28 +170,44 @@ const JSON_POLICY = `domain: dummy
 descriptors:
   - key: perday
     rate_limit: { unit: day, requests_per_unit: 2 }
+  - key: burst
+    rate_limit: { unit: day, requests_per_unit: 5 }
   - key: shadowed
     shadow_mode: true
     rate_limit: { unit: minute, requests_per_unit: 0 }
 `;
 
-describe("the reference's HTTP surface on the admin port: POST /json and GET /rlconfig", () => {
+/**
+ * The same answers whether the admin port's own process decides, or (under `--workers N`, the
+ * default with Redis) the primary relays each request to a worker (cluster-questions.ts).
+ */
+const SETUPS = [
+  { setup: "in one process on the memory store", workers: false },
+  { setup: "under --workers 2 on Redis", workers: true },
+];
+
+describe.each(SETUPS)("the reference's HTTP surface on the admin port, $setup", ({ workers }) => {
   let dir: string;
+  let redis: RedisServer | undefined;
   let sluice: SluiceProcess;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "sluice-json-"));
     await writeFile(join(dir, "dummy.yaml"), JSON_POLICY);
-    sluice = await startSluice(["--policy", dir]);
+    redis = workers ? await startRedis() : undefined;
+    const store = redis ? ["--redis-url", redis.url, "--workers", "2"] : [];
+    sluice = await startSluice(["--policy", dir, ...store]);
   });
   afterAll(async () => {
     await sluice?.stop();
+    await redis?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
   const post = (body: string) => fetch(`${sluice.adminUrl}/json`, { method: "POST", body });
-  const perday = (value: string) =>
-    JSON.stringify({ domain: "dummy", descriptors: [{ entries: [{ key: "perday", value }] }] });
+  const entry = (key: string, value: string) =>
+    JSON.stringify({ domain: "dummy", descriptors: [{ entries: [{ key, value }] }] });
+  const perday = (value: string) => entry("perday", value);
 
   it("decides for real, counting hits: 200 while within the limit, then 429, in protojson", async () => {
     const answers = [];
@@ -199,11 +216,13 @@ describe("the reference's HTTP surface on the admin port: POST /json and GET /rl
       answers.push({
         status: response.status,
         type: response.headers.get("content-type"),
+        cache: response.headers.get("cache-control"),
         json: await response.json(),
       });
     }
     expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
     expect(answers[0]?.type).toBe("application/json");
+    expect(answers.map((a) => a.cache)).toEqual(["no-store", "no-store", "no-store"]);
     expect(answers[0]?.json).toEqual({
       overallCode: "OK",
       statuses: [
@@ -220,9 +239,19 @@ describe("the reference's HTTP surface on the admin port: POST /json and GET /rl
       overallCode: "OVER_LIMIT",
       statuses: [{ code: "OVER_LIMIT", currentLimit: { requestsPerUnit: 2, unit: "DAY" } }],
     });
-    // The same counter as gRPC: the decisions show in the metrics too.
+    // The same counter as gRPC: the decisions show in the metrics too (under --workers, the
+    // worker that decided counts it and the primary sums the workers).
     const text = await scrape(sluice.adminUrl);
     expect(seriesValue(text, 'sluice_requests_total{domain="dummy",code="OVER_LIMIT"}')).toBe(1);
+    expect(seriesValue(text, 'sluice_requests_total{domain="dummy",code="OK"}')).toBe(2);
+  });
+
+  it("holds the limit exactly when calls arrive together", async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, async () => (await post(entry("burst", "together"))).status),
+    );
+    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
   });
 
   it("takes the .proto's field names too, and answers 200 for what nothing limits", async () => {
@@ -240,27 +269,49 @@ describe("the reference's HTTP surface on the admin port: POST /json and GET /rl
   ])("answers 400 for %s, as the reference does", async (_name, body) => {
     const response = await post(body);
     expect(response.status).toBe(400);
+    expect(response.headers.get("content-type")).toBe("text/plain; charset=utf-8");
     expect(await response.text()).toMatch(/^Bad Request: /);
   });
 
-  it("answers 405 to other methods", async () => {
-    const response = await fetch(`${sluice.adminUrl}/json`);
-    expect(response.status).toBe(405);
-    expect(response.headers.get("allow")).toBe("POST");
+  it("answers 413 to a body over 64 KiB, counted as an invalid argument", async () => {
+    const invalid = 'sluice_call_errors_total{kind="invalid_argument"}';
+    const before = seriesValue(await scrape(sluice.adminUrl), invalid) ?? 0;
+    const response = await post(perday("x".repeat(70_000)));
+    expect(response.status).toBe(413);
+    expect(await response.text()).toBe("Payload Too Large: body over 65536 bytes\n");
+    expect(seriesValue(await scrape(sluice.adminUrl), invalid)).toBe(before + 1);
   });
 
-  it("lists the live rules at /rlconfig and follows a reload", async () => {
+  it("answers 405 to other methods, naming the one allowed", async () => {
+    const json = await fetch(`${sluice.adminUrl}/json`);
+    expect(json.status).toBe(405);
+    expect(json.headers.get("allow")).toBe("POST");
+    expect(await json.text()).toBe("POST a ShouldRateLimit request as JSON\n");
+    const rlconfig = await fetch(`${sluice.adminUrl}/rlconfig`, { method: "POST", body: "{}" });
+    expect(rlconfig.status).toBe(405);
+    expect(rlconfig.headers.get("allow")).toBe("GET");
+    expect(await rlconfig.text()).toBe("GET /rlconfig\n");
+  });
+
+  it("lists the live rules at /rlconfig, HEAD too, and follows a reload", async () => {
     const dump = async () => (await fetch(`${sluice.adminUrl}/rlconfig`)).text();
-    expect(await dump()).toBe(
+    const listed =
       "dummy.perday: unit=DAY requests_per_unit=2, shadow_mode: false, quota_mode: false\n" +
-        "dummy.shadowed: unit=MINUTE requests_per_unit=0, shadow_mode: true, quota_mode: false\n",
-    );
+      "dummy.burst: unit=DAY requests_per_unit=5, shadow_mode: false, quota_mode: false\n" +
+      "dummy.shadowed: unit=MINUTE requests_per_unit=0, shadow_mode: true, quota_mode: false\n";
+    const response = await fetch(`${sluice.adminUrl}/rlconfig`);
+    expect(response.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await response.text()).toBe(listed);
+    const head = await fetch(`${sluice.adminUrl}/rlconfig`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(Buffer.byteLength(listed)));
     await writeFile(
       join(dir, "dummy.yaml"),
       "domain: dummy\ndescriptors:\n  - { key: perday, rate_limit: { unit: hour, requests_per_unit: 7 } }\n",
     );
-    await expect
-      .poll(dump, POLL)
-      .toBe("dummy.perday: unit=HOUR requests_per_unit=7, shadow_mode: false, quota_mode: false\n");
+    const reloaded = "dummy.perday: unit=HOUR requests_per_unit=7, shadow_mode: false, quota_mode: false\n";
+    await expect.poll(dump, POLL).toBe(reloaded);
+    // Under --workers each worker reloads on its own: every one asked in turn lists the new rules.
+    await expect.poll(async () => [await dump(), await dump()], POLL).toEqual([reloaded, reloaded]);
   });
 });

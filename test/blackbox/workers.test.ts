@@ -108,6 +108,10 @@ describe("serve --workers 2 on Redis", () => {
     // A worker's refusals come back as they are.
     expect((await fetch(`${sluice.adminUrl}/explain`, { method: "POST", body: "{" })).status).toBe(400);
     expect((await fetch(`${sluice.adminUrl}/explain`)).status).toBe(405);
+    // The primary reads at most 64 KiB of a body; past that the worker asked words the 413.
+    const tooLarge = await fetch(`${sluice.adminUrl}/explain`, { method: "POST", body: "x".repeat(70_000) });
+    expect(tooLarge.status).toBe(413);
+    expect(await tooLarge.json()).toEqual({ error: "body over 65536 bytes" });
     expect((await fetch(`${sluice.adminUrl}/usage?domain=web&tenant=a`)).status).toBe(404);
     await client.shouldRateLimit(freePlanLease(tenant, "lease_release", "one"));
     expect((await usage()).concurrency[0]?.held).toBe(1);
@@ -117,9 +121,18 @@ describe("serve --workers 2 on Redis", () => {
     const workers = await childPids(sluice.pid);
     for (const pid of workers) process.kill(pid, "SIGSTOP");
     try {
-      const response = await fetch(`${sluice.adminUrl}/usage?domain=api&tenant=stopped&plan=free`);
-      expect(response.status).toBe(503);
-      expect(((await response.json()) as { error: string }).error).toMatch(/no worker answered within/);
+      const [usage, json] = await Promise.all([
+        fetch(`${sluice.adminUrl}/usage?domain=api&tenant=stopped&plan=free`),
+        fetch(`${sluice.adminUrl}/json`, {
+          method: "POST",
+          body: '{"domain":"api","descriptors":[{"entries":[{"key":"tenant","value":"stopped"}]}]}',
+        }),
+      ]);
+      expect(usage.status).toBe(503);
+      expect(((await usage.json()) as { error: string }).error).toMatch(/no worker answered within/);
+      // Each in its endpoint's own words: the reference's paths answer text.
+      expect(json.status).toBe(503);
+      expect(await json.text()).toBe("Service Unavailable: no worker answered within 6000 ms; try again\n");
     } finally {
       for (const pid of workers) process.kill(pid, "SIGCONT");
     }

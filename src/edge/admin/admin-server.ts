@@ -12,7 +12,7 @@ export interface AdminState {
 }
 
 /**
- * Routes served beside the built-in ones (explain-routes.ts): answers true when it took the request.
+ * Routes served beside the built-in ones (question-route.ts): answers true when it took the request.
  * Asked first, whatever the method, so a route may take POST.
  */
 export type AdminRoute = (request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
