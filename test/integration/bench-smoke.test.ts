@@ -43,10 +43,13 @@ describe("npm run bench (smoke mode)", () => {
       expect(cells[ERRORS]).toBe("0");
     }
     const [redis, reference] = closedLoop.slice(2);
-    // Redis CPU per call is read from INFO for both; only Sluice sends scripts, one per call.
+    // Redis CPU per call is read from INFO for both; only Sluice sends scripts, at most one per
+    // call (fewer where a turn's charges went as one CHARGE_MANY call).
     expect(Number(redis?.[REDIS_CPU])).toBeGreaterThan(0);
     expect(Number(reference?.[REDIS_CPU])).toBeGreaterThan(0);
-    expect(redis?.[SCRIPTS]).toBe("1.00");
+    expect(Number(redis?.[SCRIPTS])).toBeGreaterThan(0);
+    expect(Number(redis?.[SCRIPTS])).toBeLessThanOrEqual(1);
+    expect(reference?.[SCRIPTS]).toBe("0.00");
     expect(reference?.[VS_REFERENCE]).toBe("1.00×");
     expect(stdout).toContain("RUNTIME_WATCH_ROOT=false");
     expect(stdout).toContain("server: `node bin/sluice.js serve");
