@@ -181,10 +181,11 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     return 1;
   };
 
+  // SHADOW_MODE: one wrapper around everything that decides (gRPC and POST /json), so nothing is refused.
+  const deciding = settings.shadowMode ? shadowEveryDecision(concurrency.limiter) : concurrency.limiter;
   const grpcListening = await listenOn("grpcAddr", settings.grpcAddr, (addr) =>
     startGrpcServer(addr, {
-      // SHADOW_MODE: one wrapper around everything that decides, so nothing is refused.
-      limiter: settings.shadowMode ? shadowEveryDecision(concurrency.limiter) : concurrency.limiter,
+      limiter: deciding,
       policy,
       metrics,
       maxMessageBytes: settings.maxMessageBytes,
@@ -205,7 +206,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   });
   // /explain, /usage, and envoyproxy/ratelimit's POST /json and /rlconfig, /json deciding through
   // the gRPC limiter. Under --workers the primary serves the admin port and asks a worker.
-  const answerQuestions = answerAdminQuestions({ explainer, limiter: concurrency.limiter, policy, metrics });
+  const answerQuestions = answerAdminQuestions({ explainer, limiter: deciding, policy, metrics });
   if (worker) answerPrimary(answerQuestions);
   const adminListening = worker
     ? { ok: true as const, server: worker.admin() }

@@ -151,6 +151,21 @@ describe("SHADOW_MODE, and Sluice's own variables over the reference's", () => {
       .toBe(1);
   });
 
+  it("answers POST /json in shadow too, as the reference's /json goes through its service", async () => {
+    const { sluice } = await serve({ SHADOW_MODE: "true" });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const reply = await fetch(`${sluice.adminUrl}/json`, {
+        method: "POST",
+        body: JSON.stringify(call("js")),
+      });
+      statuses.push(reply.status);
+      const body = (await reply.json()) as { overallCode: string };
+      expect(body.overallCode).toBe("OK");
+    }
+    expect(statuses).toEqual([200, 200, 200]);
+  });
+
   it("refuses again when SLUICE_SHADOW_MODE=false sits beside SHADOW_MODE=true", async () => {
     const { client } = await serve({ SHADOW_MODE: "true", SLUICE_SHADOW_MODE: "false" });
     const replies = [];
