@@ -10,9 +10,8 @@ import type {
   SlotHits,
   WindowCounts,
 } from "./counter-store.ts";
-import { type BatchedCharge, batchCharges } from "./redis-charge-batch.ts";
+import { type BatchedCharge, batchCharges, type ChargeSender } from "./redis-charge-batch.ts";
 import {
-  type ChargeCall,
   type ChargeReply,
   decodeChargeReply,
   decodePeekReply,
@@ -68,14 +67,15 @@ export class RedisCounterStore implements CounterStore {
     const connection = connectRedis(options, options);
     this.#connection = connection;
     this.#onError = options.onError;
-    const one = (call: ChargeCall) => connection.scripts.sluiceCharge(call.numKeys, ...call.keysAndArgs);
+    const { scripts } = connection;
+    const sender: ChargeSender = {
+      one: (numKeys, ...keysAndArgs) => scripts.sluiceCharge(numKeys, ...keysAndArgs),
+      many: (numKeys, ...keysAndArgs) => scripts.sluiceChargeMany(numKeys, ...keysAndArgs),
+    };
     this.#send =
       connection.cluster || options.batchCharges === false
-        ? one
-        : batchCharges({
-            one: (numKeys, ...keysAndArgs) => connection.scripts.sluiceCharge(numKeys, ...keysAndArgs),
-            many: (numKeys, ...keysAndArgs) => connection.scripts.sluiceChargeMany(numKeys, ...keysAndArgs),
-          });
+        ? (call) => sender.one(call.numKeys, ...call.keysAndArgs)
+        : batchCharges(sender);
   }
 
   async charge(descriptors: readonly DescriptorCharge[]): Promise<ChargeResult> {
