@@ -4,22 +4,12 @@ import type { DescriptorMode } from "../store/counter-store.ts";
  * The request-level admission rule, shared by every store (the Redis script mirrors it).
  *
  * A descriptor fails when any of its windows fails. The request is refused iff an enforced
- * descriptor fails, or quota descriptors exist and every one of them fails (quota_mode, as in
- * envoyproxy/ratelimit: quota descriptors only refuse together). Shadow descriptors never refuse.
- * A rule in both shadow and quota mode is a quota descriptor that always passes; planCharges
- * expresses it in these three modes (withoutQuotaRefusal in plan-charges.ts).
+ * descriptor fails; shadow descriptors never refuse. A quota_mode descriptor never refuses either
+ * (envoyproxy/ratelimit answers it OK however far over it is), so planCharges hands it over as
+ * shadow (admissionMode in plan-charges.ts).
  */
 export function isAdmitted(descriptors: readonly { mode: DescriptorMode; failed: boolean }[]): boolean {
-  let quotaCount = 0;
-  let quotaFailed = 0;
-  for (const d of descriptors) {
-    if (d.mode === "enforced" && d.failed) return false;
-    if (d.mode === "quota") {
-      quotaCount++;
-      if (d.failed) quotaFailed++;
-    }
-  }
-  return quotaCount === 0 || quotaFailed < quotaCount;
+  return !descriptors.some((d) => d.mode === "enforced" && d.failed);
 }
 
 /**

@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { Unit } from "../policy/units.ts";
 import { unitMillis } from "../policy/units.ts";
-import type { ChargeResult, DescriptorCharge, DescriptorMode, WindowCounts } from "../store/counter-store.ts";
+import type { ChargeResult, DescriptorCharge, WindowCounts } from "../store/counter-store.ts";
 import { type DecideOptions, decide, UNLIMITED_REMAINING } from "./decide.ts";
 import type { Decision, Header } from "./limiter-types.ts";
-import type { ChargedDescriptor, ChargePlan, PlannedDescriptor } from "./plan-charges.ts";
+import {
+  admissionMode,
+  type ChargedDescriptor,
+  type ChargePlan,
+  type PlannedDescriptor,
+  type RuleMode,
+} from "./plan-charges.ts";
 
 // t: half-way through a minute slot (30 s to go), 810 s into an hour slot, 6_390 s before the day ends.
 const T = 1_700_000_010_000;
@@ -13,9 +19,7 @@ type W = [unit: Unit, limit: number, counts: WindowCounts, name?: string];
 
 interface ScenarioDescriptor {
   readonly ruleId: string;
-  readonly mode?: DescriptorMode;
-  /** The mode the store was given, when plan-charges hands it another than `mode`. */
-  readonly admission?: DescriptorMode;
+  readonly mode?: RuleMode;
   readonly cost?: number;
   readonly windows: W[];
 }
@@ -49,7 +53,7 @@ function scenario(
     planned.push(charged);
     charges.push({
       counterKey: d.ruleId,
-      mode: d.admission ?? charged.mode,
+      mode: admissionMode(charged.mode),
       cost: charged.cost,
       countRejected: true,
       windows: charged.windows.map((w) => ({ windowMs: w.windowMs, limit: w.requestsPerUnit })),
@@ -202,62 +206,89 @@ describe("decide", () => {
     });
   });
 
-  describe("quota mode", () => {
-    it("takes the overall code from the store: one quota rule passing lets the request through", () => {
+  describe("quota mode: a quota descriptor never refuses (as in envoyproxy/ratelimit)", () => {
+    it("reports one over its limit OK, with its limit, nothing left and no duration until reset", () => {
       const d = run(
-        scenario(
-          [
-            { ruleId: "q1", mode: "quota", windows: [["minute", 20, over(21)]] },
-            { ruleId: "q2", mode: "quota", windows: [["hour", 100, ok(50)]] },
-          ],
-          true,
-        ),
+        scenario([{ ruleId: "q", mode: "quota", windows: [["minute", 20, over(21), "q-minute"]] }], true),
       );
       expect(d.code).toBe("OK");
-      expect(d.statuses.map((s) => s.code)).toEqual(["OVER_LIMIT", "OK"]);
+      expect(d.statuses).toEqual([
+        {
+          code: "OK",
+          currentLimit: { requestsPerUnit: 20, unit: "minute", name: "q-minute" },
+          limitRemaining: 0,
+        },
+      ]);
       expect(d.body).toBeUndefined();
     });
 
-    it("waits for the quota rule that clears first when all of them fail", () => {
+    it("reports nothing left when over even where a refusal left its counter below the limit", () => {
+      // count_rejected: false on a refused call: E stays 15 of 20, yet the cost of 10 did not fit.
       const d = run(
         scenario(
           [
-            { ruleId: "q1", mode: "quota", windows: [["hour", 100, over(101)]] },
-            { ruleId: "q2", mode: "quota", windows: [["minute", 20, over(21)]] },
-          ],
-          false,
-        ),
-      );
-      expect(d.code).toBe("OVER_LIMIT");
-      expect(headers(d.responseHeaders)).toMatchObject({ "X-RateLimit-Limit": "20", "Retry-After": "36" });
-    });
-
-    it("still waits for every failing enforced window", () => {
-      const d = run(
-        scenario(
-          [
-            { ruleId: "q1", mode: "quota", windows: [["minute", 20, over(21)]] },
-            { ruleId: "hard", windows: [["hour", 100, over(101)]] },
-          ],
-          false,
-        ),
-      );
-      expect(headers(d.responseHeaders)).toMatchObject({ "X-RateLimit-Limit": "100", "Retry-After": "2862" });
-    });
-
-    it("does not wait for quota windows the store weighed as shadow (a shadow+quota rule passed)", () => {
-      const d = run(
-        scenario(
-          [
-            { ruleId: "q1", mode: "quota", admission: "shadow", windows: [["hour", 100, over(101)]] },
-            { ruleId: "shadow-quota", mode: "shadow", windows: [["minute", 20, over(30)]] },
+            { ruleId: "q", mode: "quota", cost: 10, windows: [["minute", 20, over(15)]] },
             { ruleId: "hard", windows: [["minute", 20, over(21)]] },
           ],
           false,
         ),
       );
-      expect(d.statuses.map((s) => s.code)).toEqual(["OVER_LIMIT", "OK", "OVER_LIMIT"]);
+      expect(d.statuses[0]).toMatchObject({ code: "OK", limitRemaining: 0 });
+    });
+
+    it("reports one within its limit as any other descriptor", () => {
+      const d = run(scenario([{ ruleId: "q", mode: "quota", windows: [["minute", 20, ok(12)]] }], true));
+      expect(d.statuses).toEqual([
+        {
+          code: "OK",
+          currentLimit: { requestsPerUnit: 20, unit: "minute", name: undefined },
+          limitRemaining: 8,
+          durationUntilResetMs: 30_000,
+        },
+      ]);
+    });
+
+    it("keeps quota windows out of the headers: they hold no one back", () => {
+      const alone = run(
+        scenario([{ ruleId: "q", mode: "quota", windows: [["minute", 20, over(21)]] }], true),
+      );
+      expect(alone.responseHeaders).toEqual([]);
+      const mixed = run(
+        scenario(
+          [
+            { ruleId: "q", mode: "quota", windows: [["minute", 20, over(21)]] },
+            { ruleId: "free", windows: [["hour", 100, ok(95)]] },
+          ],
+          true,
+        ),
+      );
+      expect(headers(mixed.responseHeaders)).toEqual({
+        "X-RateLimit-Limit": "100",
+        "X-RateLimit-Remaining": "5",
+        "X-RateLimit-Reset": "1700002800",
+      });
+    });
+
+    it("leaves quota windows out of a refusal's Retry-After: only enforced windows block", () => {
+      const d = run(
+        scenario(
+          [
+            { ruleId: "q", mode: "quota", windows: [["hour", 100, over(101)]] },
+            { ruleId: "hard", windows: [["minute", 20, over(21)]] },
+          ],
+          false,
+        ),
+      );
+      expect(d.code).toBe("OVER_LIMIT");
+      expect(d.statuses.map((s) => s.code)).toEqual(["OK", "OVER_LIMIT"]);
       expect(headers(d.responseHeaders)).toMatchObject({ "X-RateLimit-Limit": "20", "Retry-After": "36" });
+    });
+
+    it("counts an over quota rule's pressure in its outcome, not as shadow", () => {
+      const d = run(scenario([{ ruleId: "q", mode: "quota", windows: [["minute", 20, over(21)]] }], true));
+      expect(d.outcomes).toEqual([
+        { ruleId: "q", code: "OVER_LIMIT", shadow: false, usedFraction: 21 / 20, hits: 1 },
+      ]);
     });
   });
 

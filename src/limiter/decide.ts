@@ -1,9 +1,9 @@
-import type { ChargeResult, DescriptorMode } from "../store/counter-store.ts";
+import type { ChargeResult } from "../store/counter-store.ts";
 import { descriptorBinding, latestRetry, leastRemaining } from "./binding-window.ts";
-import { blockingWindows, type DescriptorReports } from "./blocking-windows.ts";
+import { blockingWindows } from "./blocking-windows.ts";
 import type { Decision, DescriptorStatus, HeaderStyle, RuleOutcome } from "./limiter-types.ts";
 import { overLimitResponse } from "./over-limit-body.ts";
-import type { ChargedDescriptor, ChargePlan, UnchargedReason } from "./plan-charges.ts";
+import type { ChargedDescriptor, ChargePlan, RuleMode, UnchargedReason } from "./plan-charges.ts";
 import { type HeaderNames, rateLimitHeaders } from "./rate-limit-headers.ts";
 import { reportWindows, usedFraction, type WindowReport } from "./window-report.ts";
 
@@ -30,17 +30,13 @@ export const UNLIMITED_REMAINING = 4_294_967_295;
  */
 export function decide(plan: ChargePlan, result: ChargeResult | undefined, options: DecideOptions): Decision {
   const nowMs = result?.nowMs ?? 0;
-  const charged: (DescriptorReports &
-    Pick<ChargedDescriptor, "ruleId" | "statKey" | "cost"> & {
-      admission: DescriptorMode;
-    })[] = [];
+  const charged: ChargedReports[] = [];
   const statuses = plan.descriptors.map((planned): DescriptorStatus => {
     if (planned.kind === "uncharged") return uncharged(planned.reason);
     const reports = reportWindows(planned, result?.counts[planned.chargeIndex], nowMs);
-    const admission = plan.charges[planned.chargeIndex]?.mode ?? planned.mode;
     const { ruleId, statKey, cost, mode } = planned;
-    charged.push({ ruleId, statKey, cost, mode, admission, reports });
-    return chargedStatus(planned.mode === "shadow", reports);
+    charged.push({ ruleId, statKey, cost, mode, reports });
+    return chargedStatus(mode, reports);
   });
   const outcomes = charged.map(outcome);
 
@@ -48,13 +44,14 @@ export function decide(plan: ChargePlan, result: ChargeResult | undefined, optio
     return { code: "OK", statuses, responseHeaders: [], requestHeaders: [], outcomes };
 
   const code = result.admitted ? "OK" : "OVER_LIMIT";
-  // Headers describe limits a client is held to, so shadow windows are left out (they are counted
-  // and reported in statuses and metrics all the same).
+  // Headers describe limits a client is held to, so only enforced windows: shadow and quota ones
+  // never refuse (they are counted and reported in statuses and metrics all the same), and an over
+  // quota would otherwise show nothing left, and a reset to wait for, on answers that keep passing.
+  const reports = charged.flatMap((d) => d.reports);
   const binding =
     code === "OK"
-      ? leastRemaining(charged.filter((d) => d.mode !== "shadow").flatMap((d) => d.reports))
-      : // What blocks follows the verdict, so it reads the modes the store weighed, not the reported ones.
-        latestRetry(blockingWindows(charged.map((d) => ({ mode: d.admission, reports: d.reports }))));
+      ? leastRemaining(reports.filter((r) => r.mode === "enforced"))
+      : latestRetry(blockingWindows(reports));
   const headers = rateLimitHeaders({
     style: options.headerStyle,
     code,
@@ -76,18 +73,29 @@ export function decide(plan: ChargePlan, result: ChargeResult | undefined, optio
   };
 }
 
+/** A charged descriptor with its windows as this decision reads them. */
+interface ChargedReports extends Pick<ChargedDescriptor, "ruleId" | "statKey" | "cost" | "mode"> {
+  readonly reports: readonly WindowReport[];
+}
+
 /** The status of a descriptor nothing charges: OK, and no `current_limit`. */
 export function uncharged(reason: UnchargedReason): DescriptorStatus {
   return { code: "OK", limitRemaining: reason === "unlimited" ? UNLIMITED_REMAINING : 0 };
 }
 
-/** A shadow descriptor reports OK while its figures show what enforcing it would have said. */
-function chargedStatus(shadow: boolean, reports: readonly WindowReport[]): DescriptorStatus {
+/**
+ * A shadow descriptor reports OK while its figures show what enforcing it would have said. A quota
+ * descriptor over its limit reports OK with its limit, nothing left and no duration until reset, as
+ * envoyproxy/ratelimit answers it: the call goes through, so there is nothing to wait for.
+ */
+function chargedStatus(mode: RuleMode, reports: readonly WindowReport[]): DescriptorStatus {
   const binding = descriptorBinding(reports) as WindowReport;
   const failed = reports.some((r) => !r.passed);
+  const currentLimit = { requestsPerUnit: binding.limit, unit: binding.unit, name: binding.name };
+  if (failed && mode === "quota") return { code: "OK", currentLimit, limitRemaining: 0 };
   return {
-    code: failed && !shadow ? "OVER_LIMIT" : "OK",
-    currentLimit: { requestsPerUnit: binding.limit, unit: binding.unit, name: binding.name },
+    code: failed && mode === "enforced" ? "OVER_LIMIT" : "OK",
+    currentLimit,
     limitRemaining: binding.remaining,
     durationUntilResetMs: binding.resetMs,
   };
@@ -95,11 +103,9 @@ function chargedStatus(shadow: boolean, reports: readonly WindowReport[]): Descr
 
 /**
  * For metrics, a rule's would-be code: OVER_LIMIT when any of its windows failed, even for shadow
- * rules (flagged by `shadow`) and quota rules the request got past; the metric counts rule pressure.
+ * rules (flagged by `shadow`) and quota rules, which never refuse; the metric counts rule pressure.
  */
-function outcome(
-  descriptor: DescriptorReports & Pick<ChargedDescriptor, "ruleId" | "statKey" | "cost">,
-): RuleOutcome {
+function outcome(descriptor: ChargedReports): RuleOutcome {
   const binding = descriptorBinding(descriptor.reports) as WindowReport;
   return {
     ruleId: descriptor.ruleId,

@@ -3,18 +3,12 @@ import type { ConcurrencyRule } from "../policy/concurrency-limit.ts";
 import type { MatchExplanation } from "../policy/explain-match.ts";
 import type { DescriptorEntry, PolicyTable } from "../policy/policy-types.ts";
 import type { Unit } from "../policy/units.ts";
-import type {
-  ChargeOptions,
-  ChargeResult,
-  CounterStore,
-  DescriptorMode,
-  PeekResult,
-} from "../store/counter-store.ts";
+import type { ChargeOptions, ChargeResult, CounterStore, PeekResult } from "../store/counter-store.ts";
 import { leaseKey } from "../store/lease-store.ts";
 import { type DecideOptions, decide } from "./decide.ts";
 import { splitLeaseDescriptors } from "./lease-descriptors.ts";
 import type { Decision, DescriptorStatus, RateLimitCall } from "./limiter-types.ts";
-import { type ChargedDescriptor, planCharges, type UnchargedReason } from "./plan-charges.ts";
+import { type ChargedDescriptor, planCharges, type RuleMode, type UnchargedReason } from "./plan-charges.ts";
 import { projectCharge } from "./project-charge.ts";
 import type { RequestLimits } from "./request-limits.ts";
 import { validateCall } from "./validate-call.ts";
@@ -77,8 +71,8 @@ export interface DescriptorExplanation {
   /** `charged`, or why nothing is counted; `lease` for a lease descriptor (no windows). */
   readonly outcome: "charged" | UnchargedReason | "lease";
   readonly ruleId?: string | undefined;
-  /** How a charged descriptor takes part: shadow never refuses, quota refuses only with every quota. */
-  readonly mode?: DescriptorMode | undefined;
+  /** How a charged descriptor takes part: only enforced ones refuse (shadow and quota never do). */
+  readonly mode?: RuleMode | undefined;
   /** Whether Envoy's limit override replaced the policy's windows. */
   readonly override: boolean;
   /** h the call would add. */

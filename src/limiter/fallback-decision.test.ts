@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { DescriptorMode } from "../store/counter-store.ts";
 import { UNLIMITED_REMAINING } from "./decide.ts";
 import { fallbackDecision } from "./fallback-decision.ts";
-import type { ChargePlan, PlannedDescriptor } from "./plan-charges.ts";
+import { admissionMode, type ChargePlan, type PlannedDescriptor, type RuleMode } from "./plan-charges.ts";
 
-function plan(modes: (DescriptorMode | "unmatched" | "unlimited")[]): ChargePlan {
+function plan(modes: (RuleMode | "unmatched" | "unlimited")[]): ChargePlan {
   const descriptors: PlannedDescriptor[] = [];
   const charges: ChargePlan["charges"][number][] = [];
   for (const mode of modes) {
@@ -22,7 +21,7 @@ function plan(modes: (DescriptorMode | "unmatched" | "unlimited")[]): ChargePlan
     });
     charges.push({
       counterKey: "k",
-      mode,
+      mode: admissionMode(mode),
       cost: 1,
       countRejected: true,
       windows: [{ windowMs: 60_000, limit: 20 }],
@@ -66,9 +65,10 @@ describe("fallbackDecision", () => {
     expect(decision.body).toBeUndefined();
   });
 
-  it.each<[string, (DescriptorMode | "unmatched")[], "OK" | "OVER_LIMIT"]>([
+  it.each<[string, (RuleMode | "unmatched")[], "OK" | "OVER_LIMIT"]>([
     ["shadow descriptors never refuse", ["shadow"], "OK"],
-    ["quota descriptors refuse together", ["quota", "quota"], "OVER_LIMIT"],
+    ["quota descriptors never refuse", ["quota", "quota"], "OK"],
+    ["an enforced descriptor refuses next to a quota one", ["quota", "enforced"], "OVER_LIMIT"],
     ["an enforced descriptor refuses next to a shadow one", ["shadow", "enforced"], "OVER_LIMIT"],
   ])("deny keeps the admission rule: %s", (_name, modes, code) => {
     expect(fallbackDecision(plan(modes), "deny").code).toBe(code);
@@ -76,5 +76,15 @@ describe("fallbackDecision", () => {
 
   it("deny reports a shadow descriptor OK", () => {
     expect(fallbackDecision(plan(["shadow"]), "deny").statuses).toEqual([{ code: "OK", limitRemaining: 0 }]);
+  });
+
+  it("deny reports a quota descriptor as one over its limit: OK, its limit, nothing left", () => {
+    expect(fallbackDecision(plan(["quota"]), "deny").statuses).toEqual([
+      {
+        code: "OK",
+        currentLimit: { requestsPerUnit: 20, unit: "minute", name: "per-minute" },
+        limitRemaining: 0,
+      },
+    ]);
   });
 });

@@ -8,8 +8,9 @@ import type { ChargePlan } from "./plan-charges.ts";
  *
  * With no counts there is nothing true to say about remaining hits or reset times, so the answer
  * carries no rate-limit headers and no body. `deny` treats every charged window as failed and then
- * applies the usual admission rule: shadow descriptors still never refuse, quota descriptors refuse
- * together. Outcomes are left empty so per-rule metrics count only real decisions.
+ * applies the usual admission rule: only enforced descriptors refuse; a quota descriptor reports as
+ * one over its limit (OK, its limit, nothing left), a shadow one OK. Outcomes are left empty so
+ * per-rule metrics count only real decisions.
  */
 export function fallbackDecision(plan: ChargePlan, policy: "allow" | "deny"): Decision {
   const deny = policy === "deny";
@@ -18,7 +19,7 @@ export function fallbackDecision(plan: ChargePlan, policy: "allow" | "deny"): De
     if (!deny || planned.mode === "shadow") return { code: "OK", limitRemaining: 0 };
     const window = planned.windows[0];
     return {
-      code: "OVER_LIMIT",
+      code: planned.mode === "quota" ? "OK" : "OVER_LIMIT",
       currentLimit: window && {
         requestsPerUnit: window.requestsPerUnit,
         unit: window.unit,

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { DescriptorMode } from "../store/counter-store.ts";
 import { MemoryCounterStore } from "../store/memory-counter-store.ts";
 import { decide } from "./decide.ts";
 import { createOverLimitCache } from "./over-limit-cache.ts";
-import type { ChargePlan, PlannedDescriptor } from "./plan-charges.ts";
+import { admissionMode, type ChargePlan, type PlannedDescriptor, type RuleMode } from "./plan-charges.ts";
 import { createRefusedHits } from "./refused-hits.ts";
 
 // 10 s into a minute slot.
@@ -13,7 +12,7 @@ const MINUTE = 60_000;
 interface Spec {
   readonly key: string;
   readonly limit: number;
-  readonly mode?: DescriptorMode;
+  readonly mode?: RuleMode;
   readonly cost?: number;
   readonly countRejected?: boolean;
 }
@@ -30,7 +29,7 @@ function plan(...specs: Spec[]): ChargePlan {
   }));
   const charges = specs.map((s) => ({
     counterKey: `sluice:{${s.key}}`,
-    mode: s.mode ?? "enforced",
+    mode: admissionMode(s.mode ?? "enforced"),
     cost: s.cost ?? 1,
     countRejected: s.countRejected ?? false,
     windows: [{ windowMs: MINUTE, limit: s.limit }],
@@ -165,6 +164,18 @@ describe("createOverLimitCache", () => {
     expect(cache.lookup(p, now)).toBeUndefined();
   });
 
+  it("caches a refused call with a quota descriptor, which never refuses and is charged as shadow", async () => {
+    const s = open();
+    const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
+    const p = plan({ key: "tenant", limit: 1 }, { key: "budget", limit: 1, mode: "quota" });
+    const refused = await charge(s, p, 2);
+    expect(refused.admitted).toBe(false);
+    cache.remember(p, refused, now);
+    expect(cache.size).toBe(1);
+    now = T0 + 5_000;
+    expect(cache.lookup(p, now)).toEqual(await s.charge(p.charges));
+  });
+
   it("does not cache admitted calls, nor refusals no wait can clear", async () => {
     const s = open();
     const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
@@ -218,8 +229,8 @@ describe("createOverLimitCache", () => {
   it("drops an entry once its call would pass", async () => {
     const s = open();
     const cache = createOverLimitCache({ maxEntries: 10, refusedHits: createRefusedHits() });
-    // Quota descriptors refuse only together: both over limit now.
-    const p = plan({ key: "q1", limit: 2, mode: "quota" }, { key: "q2", limit: 2, mode: "quota" });
+    // Both over limit now.
+    const p = plan({ key: "a", limit: 2 }, { key: "b", limit: 2 });
     const refused = await charge(s, p, 3);
     expect(refused.admitted).toBe(false);
     cache.remember(p, refused, now);

@@ -1,10 +1,10 @@
 import type { ChargeResult, DescriptorCharge, WindowCounts } from "../store/counter-store.ts";
 import { chargedHits, estimate, isAdmitted, windowPasses } from "./admission.ts";
 import { latestRetry } from "./binding-window.ts";
-import { blockingWindows, type DescriptorReports } from "./blocking-windows.ts";
+import { blockingWindows } from "./blocking-windows.ts";
 import type { ChargePlan } from "./plan-charges.ts";
 import type { RefusedHits } from "./refused-hits.ts";
-import { reportWindows } from "./window-report.ts";
+import { reportWindows, type WindowReport } from "./window-report.ts";
 
 /**
  * A local cache of calls known to be over limit, consulted before the counter store so that a
@@ -91,7 +91,7 @@ export function createOverLimitCache(options: OverLimitCacheOptions): OverLimitC
 
     remember(plan, result, localNowMs) {
       if (result.admitted || plan.charges.length === 0) return;
-      if (plan.charges.some((c) => c.mode === "shadow") || namesACounterTwice(plan.charges)) return;
+      if (hasShadowRule(plan) || namesACounterTwice(plan.charges)) return;
       const retryAfterSeconds = requestRetryAfter(plan, result);
       if (retryAfterSeconds === undefined) return;
       const key = cacheKey(plan.charges);
@@ -117,13 +117,12 @@ export function createOverLimitCache(options: OverLimitCacheOptions): OverLimitC
 
 /** The refused call's Retry-After, as decide() reports it; undefined when no wait helps. */
 function requestRetryAfter(plan: ChargePlan, result: ChargeResult): number | undefined {
-  const charged: DescriptorReports[] = [];
+  const reports: WindowReport[] = [];
   for (const planned of plan.descriptors) {
     if (planned.kind !== "charged") continue;
-    const reports = reportWindows(planned, result.counts[planned.chargeIndex], result.nowMs);
-    charged.push({ mode: planned.mode, reports });
+    reports.push(...reportWindows(planned, result.counts[planned.chargeIndex], result.nowMs));
   }
-  return latestRetry(blockingWindows(charged))?.retryAfterSeconds;
+  return latestRetry(blockingWindows(reports))?.retryAfterSeconds;
 }
 
 /**
@@ -178,6 +177,11 @@ function countRefusal(
     });
   });
   return { nowMs: rolled.nowMs, admitted: false, counts };
+}
+
+/** Read from the rules, not the charges: a quota descriptor is charged as shadow too, yet may be cached. */
+function hasShadowRule(plan: ChargePlan): boolean {
+  return plan.descriptors.some((d) => d.kind === "charged" && d.mode === "shadow");
 }
 
 function namesACounterTwice(charges: readonly DescriptorCharge[]): boolean {

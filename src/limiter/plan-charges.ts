@@ -18,16 +18,21 @@ export interface PlannedWindow {
   readonly windowMs: number;
 }
 
+/**
+ * How a charged descriptor's rule takes part. Only enforced descriptors refuse; shadow and quota
+ * ones never do (envoyproxy/ratelimit's shadow_mode and quota_mode) and differ only in how they
+ * report a window they failed: shadow as any window with its reset, quota with nothing left and no
+ * reset (decide.ts).
+ */
+export type RuleMode = "enforced" | "shadow" | "quota";
+
 export interface ChargedDescriptor {
   readonly kind: "charged";
   readonly ruleId: string;
   /** The matched rule's stat key (MatchedRule.statKey), for the reference-named metrics. */
   readonly statKey?: readonly string[] | undefined;
-  /**
-   * How the descriptor reports (its status, the headers, metrics). Its charge may carry another
-   * mode, the one admission weighs (see `withoutQuotaRefusal`).
-   */
-  readonly mode: DescriptorMode;
+  /** How the descriptor reports (its status, the headers, metrics); its charge carries `admissionMode`. */
+  readonly mode: RuleMode;
   /** h for this descriptor's windows. */
   readonly cost: number;
   /** Index into `ChargePlan.charges`, and so into `ChargeResult.counts`. */
@@ -70,9 +75,18 @@ type ResolvedLimit = Pick<
   | "countRejected"
 >;
 
-/** A shadow rule never refuses and reports OK, even if it is also in quota mode. */
-function modeOf(limit: ResolvedLimit): DescriptorMode {
+/** A rule in both shadow and quota mode reports as shadow, as in envoyproxy/ratelimit. */
+function modeOf(limit: ResolvedLimit): RuleMode {
   return limit.shadowMode ? "shadow" : limit.quotaMode ? "quota" : "enforced";
+}
+
+/**
+ * The mode a store weighs: a descriptor that never refuses is handed over as shadow, since the
+ * stores' admission rule (admission.ts) refuses only on an enforced descriptor failing. Charging
+ * follows only the verdict and count_rejected, so a quota descriptor is counted like any other.
+ */
+export function admissionMode(mode: RuleMode): DescriptorMode {
+  return mode === "enforced" ? "enforced" : "shadow";
 }
 
 export function planCharges(
@@ -86,7 +100,6 @@ export function planCharges(
 
   const descriptors: PlannedDescriptor[] = [];
   const charges: DescriptorCharge[] = [];
-  let passingQuota = false;
   call.descriptors.forEach((descriptor, i) => {
     const limit = resolved[i];
     const kept =
@@ -106,7 +119,6 @@ export function planCharges(
         ? sharedShapes(kept)
         : windowShapes(kept);
     const mode = modeOf(limit);
-    if (limit.shadowMode && limit.quotaMode) passingQuota = true;
     descriptors.push({
       kind: "charged",
       ruleId: limit.ruleId,
@@ -118,26 +130,13 @@ export function planCharges(
     });
     charges.push({
       counterKey: counterKey(limit.counterId),
-      mode,
+      mode: admissionMode(mode),
       cost,
       countRejected: limit.countRejected,
       windows: charged,
     });
   });
-  return { descriptors, charges: passingQuota ? withoutQuotaRefusal(charges) : charges };
-}
-
-/**
- * In envoyproxy/ratelimit a rule in both shadow and quota mode is a quota descriptor that always
- * passes: it reports OK like any shadow rule, and quota descriptors refuse only when every one of
- * them is over, so a request holding such a charged descriptor is never refused by its quota
- * descriptors. The stores know only enforced, shadow and quota (and the Redis script mirrors
- * isAdmitted), so that request's quota charges are handed over as shadow: isAdmitted then gives
- * the reference's verdict, and charging, which follows only the verdict and countRejected, is the
- * same. The plan's descriptors keep "quota", so their statuses, headers and metrics do not change.
- */
-function withoutQuotaRefusal(charges: readonly DescriptorCharge[]): DescriptorCharge[] {
-  return charges.map((charge) => (charge.mode === "quota" ? { ...charge, mode: "shadow" } : charge));
+  return { descriptors, charges };
 }
 
 /** A window list as the plan reports it and as the store charges it. */

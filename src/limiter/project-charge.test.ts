@@ -5,7 +5,7 @@ import { MemoryCounterStore } from "../store/memory-counter-store.ts";
 import { projectCharge } from "./project-charge.ts";
 
 const T0 = 1_700_006_400_000;
-const MODES: DescriptorMode[] = ["enforced", "enforced", "shadow", "quota"];
+const MODES: DescriptorMode[] = ["enforced", "enforced", "shadow"];
 
 /** A deterministic pseudo-random stream (mulberry32), so a failure replays. */
 function random(seed: number): () => number {

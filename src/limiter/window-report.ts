@@ -1,6 +1,6 @@
 import type { Unit } from "../policy/units.ts";
-import type { DescriptorMode, WindowCounts } from "../store/counter-store.ts";
-import type { ChargedDescriptor } from "./plan-charges.ts";
+import type { WindowCounts } from "../store/counter-store.ts";
+import type { ChargedDescriptor, RuleMode } from "./plan-charges.ts";
 import {
   currentEstimate,
   msUntilSlotEnd,
@@ -12,7 +12,7 @@ import {
 /** Everything the decision says about one charged window, computed once from the store's counts. */
 export interface WindowReport {
   readonly ruleId: string;
-  readonly mode: DescriptorMode;
+  readonly mode: RuleMode;
   readonly unit: Unit;
   readonly name?: string | undefined;
   /** L. */

@@ -8,7 +8,12 @@
  * contract suite (test/contract/) holds every store to the same answers.
  */
 
-/** How a descriptor's failing windows affect the request's overall answer. */
+/**
+ * How a descriptor's failing windows affect the request's overall answer: an enforced descriptor
+ * refuses it, a shadow one never does. "quota" is no longer sent: quota_mode descriptors never
+ * refuse, so the limiter hands them over as shadow (admissionMode in plan-charges.ts). It stays
+ * only while the Redis charge script and RedisCounterStore still read it, and goes with them.
+ */
 export type DescriptorMode = "enforced" | "shadow" | "quota";
 
 /** One sliding window of one descriptor to check and charge. */

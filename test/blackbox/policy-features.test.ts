@@ -176,38 +176,78 @@ describe.each(["memory", "redis", "redis-cluster"] as const)(
       expect((await one("whitelist", value, { limit })).overall_code).toBe("OVER_LIMIT");
     });
 
-    it("quota mode refuses only when every quota descriptor of the request is over", async () => {
+    it("quota mode never refuses: over its limit a quota descriptor answers OK, nothing left, no reset", async () => {
+      await awayFromMinuteEnd(); // every call below within one minute slot
       const spent = fresh("quota-spent");
-      expect(await codes(3, () => one("quota", spent))).toEqual(["OK", "OK", "OVER_LIMIT"]);
-      const mixed = await call([
-        { entries: [entry("quota", spent)] },
-        { entries: [entry("quota", fresh("quota-new"))] },
+      expect(await codes(2, () => one("quota", spent))).toEqual(["OK", "OK"]);
+      const over = await one("quota", spent);
+      expect(over.overall_code).toBe("OK");
+      expect(over.statuses[0]).toMatchObject({
+        code: "OK",
+        current_limit: { name: "quota_per_minute", requests_per_unit: 2 },
+        limit_remaining: 0,
+        duration_until_reset: null,
+      });
+      // It holds no one back, so no header describes it: no Retry-After on an OK answer.
+      expect(over.response_headers_to_add).toEqual([]);
+
+      // Beside an enforced descriptor within its limit: OK, the headers describe the enforced one.
+      const path = `/v1/${fresh("quota-path")}`;
+      const both = () => call([{ entries: [entry("quota", spent)] }, { entries: [entry("path", path)] }]);
+      const passed = await both();
+      expect(passed.overall_code).toBe("OK");
+      expect(passed.statuses.map((s) => [s.code, s.limit_remaining])).toEqual([
+        ["OK", 0],
+        ["OK", 2],
       ]);
-      expect(mixed.overall_code).toBe("OK");
-      expect(mixed.statuses.map((s) => s.code)).toEqual(["OVER_LIMIT", "OK"]);
+      expect(headersOf(passed.response_headers_to_add)).toMatchObject({
+        "x-ratelimit-limit": "3",
+        "x-ratelimit-remaining": "2",
+      });
+
+      // Only the enforced descriptor refuses, and only its window sets Retry-After.
+      expect(await codes(2, () => one("path", path))).toEqual(["OK", "OK"]);
+      const refused = await both();
+      expect(refused.overall_code).toBe("OVER_LIMIT");
+      expect(refused.statuses.map((s) => s.code)).toEqual(["OK", "OVER_LIMIT"]);
+      expect(refused.statuses[0]?.duration_until_reset).toBeNull();
+      expect(headersOf(refused.response_headers_to_add)).toMatchObject({ "x-ratelimit-limit": "3" });
+      expect(headersOf(refused.response_headers_to_add)["retry-after"]).toBeDefined();
     });
 
-    it("a shadow + quota descriptor is a quota descriptor that passes, counted and reported as shadow", async () => {
+    it("a quota descriptor over its limit is still counted", async () => {
+      await awayFromMinuteEnd();
+      const value = fresh("quota-counted");
+      const spend = (hits: number) => one("quota", value, { hits_addend: { value: hits } });
+      expect((await spend(1)).statuses[0]?.limit_remaining).toBe(1);
+      expect((await spend(3)).statuses[0]).toMatchObject({ code: "OK", duration_until_reset: null });
+      // Uncounted, the 3 would leave room for 1 more (1 + 1 <= 2); counted, 4 + 1 is still over.
+      expect((await spend(1)).statuses[0]).toMatchObject({
+        code: "OK",
+        limit_remaining: 0,
+        duration_until_reset: null,
+      });
+    });
+
+    it("a shadow + quota descriptor reports as shadow: OK with its reset, counted as shadow", async () => {
       const spent = fresh("quota-spent");
-      expect(await codes(3, () => one("quota", spent))).toEqual(["OK", "OK", "OVER_LIMIT"]);
+      expect(await codes(2, () => one("quota", spent))).toEqual(["OK", "OK"]);
       const shadow = fresh("quota-shadow");
       const mixed = () =>
         call([{ entries: [entry("quota", spent)] }, { entries: [entry("quota_shadow", shadow)] }]);
-      // Past its own limit on the third call, the shadow + quota descriptor still passes.
       expect(await codes(3, mixed)).toEqual(["OK", "OK", "OK"]);
       const last = await mixed();
       expect(last.overall_code).toBe("OK");
-      expect(last.statuses.map((s) => s.code)).toEqual(["OVER_LIMIT", "OK"]);
+      expect(last.statuses.map((s) => s.code)).toEqual(["OK", "OK"]);
       expect(last.statuses[1]).toMatchObject({
         limit_remaining: 0,
         current_limit: { name: "quota_shadow_per_minute", requests_per_unit: 2 },
       });
+      expect(last.statuses[1]?.duration_until_reset).not.toBeNull();
       const metrics = await (await fetch(`${sluice.adminUrl}/metrics`)).text();
       expect(metrics).toMatch(
         /sluice_shadow_over_limit_total\{[^}]*rule="quota_shadow_per_minute"[^}]*\} [1-9]/,
       );
-      // Alone, the spent quota descriptor is still the request's only quota descriptor, and refuses.
-      expect((await one("quota", spent)).overall_code).toBe("OVER_LIMIT");
     });
 
     it("count_rejected: false leaves refused requests out of the counter", async () => {

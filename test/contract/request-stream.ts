@@ -39,7 +39,7 @@ export interface StreamOptions {
 
 export function requestStream(options: StreamOptions): DescriptorCharge[][] {
   const pick = generator(options.seed);
-  const modes: DescriptorMode[] = ["enforced", "enforced", "enforced", "shadow", "quota", "quota"];
+  const modes: DescriptorMode[] = ["enforced", "enforced", "enforced", "shadow"];
   const counters = Array.from({ length: options.counters }, (_, n): Omit<DescriptorCharge, "cost"> => {
     const hour = { windowMs: STREAM_WINDOW_MS, limit: 3 + pick(10) };
     const day = { windowMs: DAY_MS, limit: hour.limit + pick(6) };
