@@ -19,7 +19,8 @@ NODE_IMAGE="docker.io/library/node:24-bookworm-slim"
 ENVOY_IMAGE="docker.io/envoyproxy/envoy:v1.40.0"
 REDIS_IMAGE="docker.io/library/redis:7.4-alpine"
 PROMETHEUS_IMAGE="docker.io/prom/prometheus:v3.5.0"
-INPUTS_LABEL="org.sluice.stand-in.inputs"
+# Second tags that record the inputs each stand-in was built from.
+MARKER_REPOSITORY="localhost/sluice-stand-in-inputs"
 
 log() { printf 'container-images: %s\n' "$*" >&2; }
 
@@ -82,41 +83,49 @@ fi
 base_id="$(podman image inspect --format '{{.Id}}' "$BASE_IMAGE")"
 
 # build IMAGE CONTAINERFILE CONTEXT [BUILD ARGS...]: builds when the hash of the base image, the
-# Containerfile and the context differs from the one the image carries.
+# Containerfile and the context differs from the one in the image's second tag (a tag, not a label,
+# so images built FROM the stand-in do not inherit it).
 build() {
   local image="$1" containerfile="$2" context="$3"
   shift 3
-  local inputs
-  inputs="$( (echo "$base_id $*" && cat "$containerfile" && tar -C "$context" --sort=name --mtime=@0 \
-    --owner=0 --group=0 -c .) | sha256sum | cut -c1-64)"
-  if [ "$(podman image inspect --format "{{index .Labels \"$INPUTS_LABEL\"}}" "$image" 2>/dev/null)" = "$inputs" ]; then
+  local inputs marker
+  # The context by name, size and modification time (copied with -p), not content: hashing the
+  # Node and Envoy binaries would take seconds on every run.
+  inputs="$( (echo "$base_id $*" && cat "$containerfile" && find "$context" -type f -printf '%P %s %T@\n' | sort) |
+    sha256sum | cut -c1-16)"
+  marker="$MARKER_REPOSITORY/$(basename "$containerfile" .Containerfile)"
+  if [ "$(podman image inspect --format '{{.Id}}' "$marker:$inputs" 2>/dev/null)" = \
+    "$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null)" ] && podman image exists "$image"; then
     return
   fi
   log "building $image"
-  podman build --quiet --pull=never --label "$INPUTS_LABEL=$inputs" -f "$containerfile" -t "$image" "$@" "$context" >/dev/null
+  podman build --quiet --pull=never --layers=false -f "$containerfile" -t "$image" -t "$marker:$inputs" "$@" "$context" >/dev/null
+  # Tags of earlier inputs; the images themselves stay while the stack's images build on them.
+  podman images --format '{{.Repository}}:{{.Tag}}' | grep "^$marker:" | grep -vx "$marker:$inputs" |
+    xargs --no-run-if-empty podman untag >/dev/null 2>&1 || true
 }
 
 context="$(mktemp -d /var/tmp/sluice-stand-in.XXXXXX)"
 trap 'rm -rf "$context"' EXIT
 
 mkdir -p "$context/node/extra-ca"
-cp "$root/node_modules/node/bin/node" "$context/node/node"
+cp -p "$root/node_modules/node/bin/node" "$context/node/node"
 # npm is the one this machine runs `npm ci` with; the `node` package carries only the binary.
-cp -r "$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")" "$context/node/npm"
+cp -rp "$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")" "$context/node/npm"
 ca_args=()
 if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -s "$NODE_EXTRA_CA_CERTS" ]; then
-  cp "$NODE_EXTRA_CA_CERTS" "$context/node/extra-ca/ca.crt"
+  cp -p "$NODE_EXTRA_CA_CERTS" "$context/node/extra-ca/ca.crt"
   ca_args=(--build-arg EXTRA_CA_FILE=/etc/ssl/extra-ca/ca.crt)
 fi
 build "$NODE_IMAGE" "$here/node.Containerfile" "$context/node" "${ca_args[@]}"
 
 mkdir -p "$context/envoy"
-cp "$(find "$tools/venv" -path '*/envoy/_bin/envoy' -type f | head -n 1)" "$context/envoy/envoy"
-cp "$here/envoy-entrypoint.sh" "$context/envoy/"
+cp -p "$(find "$tools/venv" -path '*/envoy/_bin/envoy' -type f | head -n 1)" "$context/envoy/envoy"
+cp -p "$here/envoy-entrypoint.sh" "$context/envoy/"
 build "$ENVOY_IMAGE" "$here/envoy.Containerfile" "$context/envoy"
 
 mkdir -p "$context/redis"
-cp "$here/redis-entrypoint.sh" "$context/redis/"
+cp -p "$here/redis-entrypoint.sh" "$context/redis/"
 build "$REDIS_IMAGE" "$here/redis.Containerfile" "$context/redis"
 
 mkdir -p "$context/prometheus"
