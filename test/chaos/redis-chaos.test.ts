@@ -98,6 +98,16 @@ async function warmUp(client: RlsClient, requests: readonly RlsRequest[]): Promi
   }
 }
 
+/** Every call answered before its deadline; a failure names the slowest call, when it was sent and how it ended. */
+function expectAnsweredInTime(calls: readonly LoadCall[]): void {
+  const slowest = calls.reduce((a, b) => (b.doneAt - b.sentAt > a.doneAt - a.sentAt ? b : a));
+  const first = Math.min(...calls.map((c) => c.sentAt));
+  expect(
+    slowest.doneAt - slowest.sentAt,
+    `slowest: ${slowest.tag} sent at +${slowest.sentAt - first} ms, ${slowest.outcome}`,
+  ).toBeLessThan(CALL_TIMEOUT_MS);
+}
+
 /** Sends a signal to a process that may already be gone (a killed Redis must not fail the clean-up). */
 function signal(pid: number, name: NodeJS.Signals): void {
   try {
@@ -166,8 +176,7 @@ describe("chaos: a single Redis killed, paused and restarted under steady load",
 
     expect(calls.length).toBeGreaterThan(200);
     expect(violations(calls)).toEqual([]);
-    const slowest = Math.max(...calls.map((c) => c.doneAt - c.sentAt));
-    expect(slowest).toBeLessThan(CALL_TIMEOUT_MS);
+    expectAnsweredInTime(calls);
     // Before the fault every answer came from Redis; after recovery + 1 s, every one again.
     expect(calls.filter((c) => c.doneAt < broken).every((c) => c.outcome === "OK+headers")).toBe(true);
     const late = calls.filter((c) => c.sentAt > healed + resumedMs + RECOVERY_BOUND_MS);
@@ -280,7 +289,7 @@ describe("chaos: one master of a 3-node Redis Cluster paused, then killed, under
 
   function checkPartialOutage(calls: readonly LoadCall[], broken: number) {
     expect(violations(calls)).toEqual([]);
-    expect(Math.max(...calls.map((c) => c.doneAt - c.sentAt))).toBeLessThan(CALL_TIMEOUT_MS);
+    expectAnsweredInTime(calls);
     // Counters on the other masters are decided by Redis throughout.
     const healthy = calls.filter((c) => c.tag.endsWith("/healthy"));
     expect(healthy.length).toBeGreaterThan(100);
