@@ -108,19 +108,6 @@ export const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       "are Sluice extensions; the reference rejects them as unknown keys.",
     excludedBy: "Generated policies use only keys the reference accepts.",
   },
-  {
-    title: "open: quota_mode never refuses in the reference",
-    kind: "open",
-    text:
-      "In the reference, a quota_mode descriptor over its limit never refuses the request: its status is OK with " +
-      "current_limit, limit_remaining 0 and no duration_until_reset, and the violation only goes into dynamic " +
-      "metadata (QUOTA_MODE documents it as 'never report OVER_LIMIT'). Sluice reports that descriptor " +
-      "OVER_LIMIT with a duration_until_reset, and refuses the request when every quota descriptor in it is over " +
-      "(a quota_mode rule alone: the second call to a limit of 1 is OK in the reference, OVER_LIMIT in Sluice). " +
-      "A rule in both shadow_mode and quota_mode answers alike on both sides.",
-    excludedBy:
-      "A rule in quota_mode without shadow_mode gets a limit above the stream's total hits, so it never goes over.",
-  },
 ];
 
 /**
@@ -132,6 +119,8 @@ export const NOW_ALIKE: readonly string[] = [
     "hits of the descriptors before it (the reference's INCRBY per descriptor).",
   "An `unlimited` rule's `replaces` drops the named limits of the call's other descriptors.",
   "A value spelling a rule's pattern (`x*` for rule value `x*`) takes that rule before any wildcard is tried.",
+  "A quota_mode descriptor never refuses: over its limit it reports OK with its limit, 0 remaining and no " +
+    "duration_until_reset, and is still counted; only the call's other descriptors can refuse it.",
   "A rule in both shadow_mode and quota_mode is a shadow rule: it never refuses, and reports OK with its " +
     "limit, remaining and reset.",
 ];

@@ -44,10 +44,8 @@ export interface GeneratedDomain {
 }
 
 export interface PolicyBounds {
-  /** Smallest requests_per_unit of an ordinary rule. */
+  /** Smallest requests_per_unit of a rule. */
   readonly minLimit: number;
-  /** A quota_mode rule (without shadow_mode) gets this limit, above every hit the stream can send. */
-  readonly quotaLimit: number;
 }
 
 const MAX_DEPTH = 3;
@@ -83,13 +81,13 @@ function generateLevel(
       depth < MAX_DEPTH && random.chance(0.45) ? generateLevel(random, bounds, depth + 1, names) : [];
     const wildcard = value?.endsWith("*") ?? false;
     const quotaMode = random.chance(0.15);
-    // Shadow and quota together is a case of its own (a quota rule that always passes), so it is made often.
+    // Shadow and quota together is a case of its own (the rule reports as shadow), so it is made often.
     const shadowMode = random.chance(quotaMode ? 0.4 : 0.12);
     const limited = random.chance(children.length > 0 ? 0.4 : 0.8);
     nodes.push({
       key,
       value,
-      limit: limited ? generateLimit(random, bounds, quotaMode && !shadowMode, names) : undefined,
+      limit: limited ? generateLimit(random, bounds, names) : undefined,
       shadowMode,
       quotaMode,
       detailedMetric: random.chance(0.15),
@@ -100,16 +98,11 @@ function generateLevel(
   return nodes;
 }
 
-function generateLimit(
-  random: SeededRandom,
-  bounds: PolicyBounds,
-  quota: boolean,
-  names: string[],
-): GeneratedLimit {
+function generateLimit(random: SeededRandom, bounds: PolicyBounds, names: string[]): GeneratedLimit {
   const name = random.chance(0.35) ? `n${names.length}` : undefined;
   if (name !== undefined) names.push(name);
   if (random.chance(0.1)) return { kind: "unlimited", name, replaces: [] };
-  const rpu = quota ? bounds.quotaLimit : random.int(bounds.minLimit, bounds.minLimit + 12);
+  const rpu = random.int(bounds.minLimit, bounds.minLimit + 12);
   return { kind: "window", unit: random.pick(UNITS), rpu, name, replaces: [] };
 }
 

@@ -20,7 +20,7 @@ export interface StreamOptions {
   readonly minLimit: number;
 }
 
-/** Most hits one descriptor can carry, and most descriptors per request: bounds what quota rules must hold. */
+/** Most hits one descriptor can carry, and most descriptors per request. */
 export const MAX_DESCRIPTOR_HITS = 5;
 export const MAX_DESCRIPTORS = 4;
 
