@@ -26,6 +26,8 @@ export interface LivePolicy {
   readonly generation: () => number;
   /** Loads the policy paths again now, as SIGHUP does. */
   reload(trigger: string): Promise<ReloadOutcome>;
+  /** Calls `listener` after each successful reload, once the new table is live (RLQS pushes new assignments). */
+  onReloaded(listener: () => void): void;
   close(): void;
 }
 
@@ -40,6 +42,7 @@ export async function startLivePolicy(options: LivePolicyOptions): Promise<LiveP
   metrics.recordPolicyLoaded({ generation: 1, atMs: now(), reload: false });
   logWarnings(logger, options.initialWarnings ?? [], 1);
 
+  const reloadListeners: (() => void)[] = [];
   const reloader = createPolicyReloader({
     initial: options.initial,
     load: () => loadPolicies(options.paths, { mergeDomains: options.mergeDomains }),
@@ -51,6 +54,7 @@ export async function startLivePolicy(options: LivePolicyOptions): Promise<LiveP
           { trigger, generation: outcome.generation, domains: [...outcome.table.domains.keys()] },
           "policy reloaded",
         );
+        for (const listener of reloadListeners) listener();
       } else {
         metrics.recordPolicyReloadFailed();
         logger.error(
@@ -75,6 +79,7 @@ export async function startLivePolicy(options: LivePolicyOptions): Promise<LiveP
     loaded: () => reloader.generation() >= 1,
     generation: reloader.generation,
     reload: (trigger) => reloader.reload(trigger),
+    onReloaded: (listener) => reloadListeners.push(listener),
     close() {
       process.off("SIGHUP", onHangup);
       watcher.close();

@@ -27,6 +27,7 @@ import { startLivePolicy } from "./live-policy.ts";
 import { logSettingNotices } from "./log-setting-notices.ts";
 import { memoryStoreOptions } from "./memory-store-options.ts";
 import { protectCounterStore } from "./protect-counter-store.ts";
+import { createQuotaService } from "./quota-service.ts";
 import { readRedisTlsCa } from "./read-redis-tls-ca.ts";
 import { trackReadiness } from "./readiness.ts";
 import { reportServing } from "./serving-report.ts";
@@ -164,6 +165,18 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     leasesHeld: concurrency.leasesHeld,
   });
 
+  // RLQS: the same policy, counters and failure policy as RLS, served on the same gRPC port.
+  const quota = createQuotaService({
+    policy,
+    store,
+    counterKey: fastPath.counterKey,
+    ...fallback,
+    shadowMode: settings.shadowMode,
+    metrics,
+    logger,
+  });
+  livePolicy.onReloaded(quota.policyReloaded);
+
   // Everything started before the servers listen: closed after them at shutdown, or alone when
   // one of them cannot listen.
   const closeCore = async () => {
@@ -190,6 +203,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
       metrics,
       maxMessageBytes: settings.maxMessageBytes,
       credentials: tls?.credentials,
+      quota: quota.service,
     }),
   );
   if (!grpcListening.ok) return notListening(grpcListening.error);

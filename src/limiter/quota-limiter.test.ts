@@ -19,6 +19,9 @@ descriptors:
     shadow_mode: true
     rate_limit: { unit: minute, requests_per_unit: 1 }
   - key: open
+  - key: plan
+    quota_mode: true
+    rate_limit: { unit: minute, requests_per_unit: 1 }
 `);
 
 function memoryStore(): MemoryCounterStore {
@@ -80,6 +83,7 @@ describe("createQuotaLimiter", () => {
     ["the domain is unknown", { domain: "other", bucket: { tenant: "x" }, allowed: 3 }],
     ["the rule sets no limit", { domain: "q", bucket: { open: "x" }, allowed: 3 }],
     ["the rule is in shadow mode", { domain: "q", bucket: { team: "x" }, allowed: 3 }],
+    ["the rule is in quota mode", { domain: "q", bucket: { plan: "x" }, allowed: 3 }],
   ])("allows all when %s", async (_, usage) => {
     expect(await limiterOn(memoryStore()).assess(usage, 1)).toEqual({
       kind: "allow_all",

@@ -104,12 +104,13 @@ export function createQuotaLimiter(options: QuotaLimiterOptions): QuotaLimiter {
       try {
         charged = await options.store.charge(charging.charges);
       } catch (error: unknown) {
-        // A shadow rule never refuses, so there is nothing for a failure policy to decide.
-        if (planned.mode === "shadow" && transientStoreError(error)) return ALLOW_ALL;
+        // Shadow and quota rules never refuse, so there is nothing for a failure policy to decide.
+        if (planned.mode !== "enforced" && transientStoreError(error)) return ALLOW_ALL;
         return fallback(usage, table, charging, streams, error);
       }
-      // Counted all the same: a shadow rule's counters show what enforcing it would have said.
-      if (planned.mode === "shadow") return ALLOW_ALL;
+      // Counted all the same: shadow and quota-mode rules never refuse (as in envoyproxy/ratelimit),
+      // but their counters show how far over they are.
+      if (planned.mode !== "enforced") return ALLOW_ALL;
       return assignment(charging, charged, streams * instances);
     },
   };

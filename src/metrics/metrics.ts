@@ -44,7 +44,15 @@ export interface Metrics {
   recordLeaseEvent(event: LeaseEvent): void;
   /** A failed lease release given up on instead of retried (retried-lease-releases.ts). */
   recordDroppedLeaseRelease(reason: DroppedReleaseReason): void;
+  /** One RLQS usage report received (one message of a quota stream). */
+  recordQuotaReport(): void;
+  /** One RLQS bucket action sent: an assignment by its strategy, or `abandon`. */
+  recordQuotaAction(kind: QuotaActionKind): void;
+  /** Where the open RLQS streams and the distinct buckets they report are read at each scrape. */
+  watchQuotaStreams(counts: () => { readonly streams: number; readonly buckets: number }): void;
 }
+
+export type QuotaActionKind = "allow_all" | "deny_all" | "token_bucket" | "abandon";
 
 export type ErrorKind = "invalid_argument" | "unavailable" | "internal";
 
@@ -292,6 +300,35 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
 
+  const quotaReports = new Counter({
+    name: "sluice_rlqs_reports_total",
+    help: "Usage reports received from Envoy rate_limit_quota filters (one per message; Envoy 1.40 sends one every 5 s per stream, listing every bucket).",
+    registers,
+  });
+  const quotaActions = new Counter({
+    name: "sluice_rlqs_actions_total",
+    help: "Bucket actions sent to Envoy rate_limit_quota filters, by kind: the assignment's strategy (allow_all, deny_all, token_bucket) or abandon.",
+    labelNames: ["kind"] as const,
+    registers,
+  });
+  let quotaCounts = () => ({ streams: 0, buckets: 0 });
+  new Gauge({
+    name: "sluice_rlqs_streams",
+    help: "Rate Limit Quota Service streams open (one per Envoy and domain).",
+    registers,
+    collect() {
+      this.set(quotaCounts().streams);
+    },
+  });
+  new Gauge({
+    name: "sluice_rlqs_buckets",
+    help: "Distinct RLQS buckets (domain and bucket id) the open streams report.",
+    registers,
+    collect() {
+      this.set(quotaCounts().buckets);
+    },
+  });
+
   if (options.build !== undefined) {
     new Gauge({
       name: "sluice_build_info",
@@ -305,6 +342,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   // Known label sets start at 0, so rate() and alerts see a series before the first event.
   for (const reason of ["full", "age", "rejected"]) droppedReleases.inc({ reason }, 0);
+  for (const kind of ["allow_all", "deny_all", "token_bucket", "abandon"]) quotaActions.inc({ kind }, 0);
   for (const result of ["success", "failure"]) reloads.inc({ result }, 0);
   for (const kind of ["transient", "permanent"]) storeErrors.inc({ kind }, 0);
   for (const kind of ["invalid_argument", "unavailable", "internal"]) errors.inc({ kind }, 0);
@@ -390,6 +428,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     recordDroppedLeaseRelease(reason) {
       droppedReleases.inc({ reason });
+    },
+    recordQuotaReport() {
+      quotaReports.inc();
+    },
+    recordQuotaAction(kind) {
+      quotaActions.inc({ kind });
+    },
+    watchQuotaStreams(counts) {
+      quotaCounts = counts;
     },
   };
 }

@@ -26,17 +26,24 @@ describe("service lifecycle", () => {
     await sluice?.stop();
   });
 
-  it("reports SERVING on grpc.health.v1 for the server and the rate-limit service once ready", async () => {
+  it("reports SERVING on grpc.health.v1 for the server and the rate-limit services once ready", async () => {
     await expect.poll(() => checkHealth(sluice.grpcAddress, "")).toBe("SERVING");
     expect(await checkHealth(sluice.grpcAddress, "envoy.service.ratelimit.v3.RateLimitService")).toBe(
       "SERVING",
     );
+    expect(
+      await checkHealth(sluice.grpcAddress, "envoy.service.rate_limit_quota.v3.RateLimitQuotaService"),
+    ).toBe("SERVING");
   });
 
   it("serves reflection, so grpcurl lists, describes and calls without proto files", async () => {
     const list = await run(GRPCURL, ["-plaintext", sluice.grpcAddress, "list"]);
     expect(list.stdout).toContain("envoy.service.ratelimit.v3.RateLimitService");
     expect(list.stdout).toContain("grpc.health.v1.Health");
+    // RLQS is served on the same port, so reflection lists it and its messages describe.
+    expect(list.stdout).toContain("envoy.service.rate_limit_quota.v3.RateLimitQuotaService");
+    const strategy = await describeSymbol(sluice.grpcAddress, "envoy.type.v3.RateLimitStrategy");
+    expect(strategy.stdout).toMatch(/\.envoy\.type\.v3\.TokenBucket token_bucket = 3;/);
 
     const described = await describeSymbol(
       sluice.grpcAddress,

@@ -17,6 +17,7 @@ import { callerGaveUp, deadlineMs } from "./call-deadline.ts";
 import { decodeRequest } from "./decode-request.ts";
 import { encodeDecision } from "./encode-decision.ts";
 import { toGrpcErrorStatus } from "./error-status.ts";
+import { RATE_LIMIT_QUOTA_SERVICE, type RateLimitQuotaService } from "./rate-limit-quota-service.ts";
 import { createReflectionService } from "./reflection-service.ts";
 import { rateLimitServiceDefinition } from "./service-definition.ts";
 
@@ -52,6 +53,8 @@ export interface GrpcServerOptions {
   readonly maxMessageBytes?: number | undefined;
   /** TLS or mutual TLS (start-tls.ts); plaintext when absent. */
   readonly credentials?: ServerCredentials | undefined;
+  /** The Rate Limit Quota Service, served on the same port (rate-limit-quota-service.ts); absent: not served. */
+  readonly quota?: RateLimitQuotaService | undefined;
 }
 
 /**
@@ -69,7 +72,7 @@ export function grpcServerOptions(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): 
 export interface RunningGrpcServer {
   /** The bound port (useful when the settings asked for port 0). */
   readonly port: number;
-  /** Sets the gRPC health status of the server and of the rate-limit service. */
+  /** Sets the gRPC health status of the server and of each service it serves. */
   setServing(serving: boolean): void;
   /** Stops accepting calls, waits up to `graceMs` for in-flight ones, then closes. */
   shutdown(graceMs: number): Promise<void>;
@@ -86,8 +89,13 @@ export async function startGrpcServer(
       answer(call, callback, options, maxMessageBytes),
   };
   server.addService(rateLimitServiceDefinition, implementation);
+  const { quota } = options;
+  if (quota) server.addService(quota.definition, quota.implementation);
+  const services = quota ? [RATE_LIMIT_SERVICE, RATE_LIMIT_QUOTA_SERVICE] : [RATE_LIMIT_SERVICE];
 
-  const health = new HealthImplementation({ "": "NOT_SERVING", [RATE_LIMIT_SERVICE]: "NOT_SERVING" });
+  const health = new HealthImplementation(
+    Object.fromEntries(["", ...services].map((name) => [name, "NOT_SERVING"])),
+  );
   health.addToServer(server);
   createReflectionService().addToServer(server);
 
@@ -104,8 +112,7 @@ export async function startGrpcServer(
     port,
     setServing(serving) {
       const status = serving ? "SERVING" : "NOT_SERVING";
-      health.setStatus("", status);
-      health.setStatus(RATE_LIMIT_SERVICE, status);
+      for (const name of ["", ...services]) health.setStatus(name, status);
     },
     shutdown(graceMs) {
       return new Promise<void>((resolve) => {
@@ -114,6 +121,9 @@ export async function startGrpcServer(
           clearTimeout(force);
           resolve();
         });
+        // Envoy holds quota streams open for its lifetime: ended (once no new stream can start), or
+        // they would hold the whole grace period.
+        quota?.endStreams();
       });
     },
   };
