@@ -10,11 +10,10 @@
 
 /**
  * How a descriptor's failing windows affect the request's overall answer: an enforced descriptor
- * refuses it, a shadow one never does. "quota" is no longer sent: quota_mode descriptors never
- * refuse, so the limiter hands them over as shadow (admissionMode in plan-charges.ts). It stays
- * only while the Redis charge script and RedisCounterStore still read it, and goes with them.
+ * refuses it, a shadow one never does. (quota_mode descriptors never refuse either, as in
+ * envoyproxy/ratelimit: the limiter hands them over as shadow; see admissionMode in plan-charges.ts.)
  */
-export type DescriptorMode = "enforced" | "shadow" | "quota";
+export type DescriptorMode = "enforced" | "shadow";
 
 /** One sliding window of one descriptor to check and charge. */
 export interface WindowCharge {

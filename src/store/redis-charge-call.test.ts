@@ -13,7 +13,7 @@ const descriptors: DescriptorCharge[] = [
       { windowMs: 86_400_000, limit: 100 },
     ],
   },
-  { counterKey: "sluice:{b}", mode: "quota", cost: 0, countRejected: false, windows: [] },
+  { counterKey: "sluice:{b}", mode: "shadow", cost: 0, countRejected: false, windows: [] },
   {
     counterKey: "sluice:{c}",
     mode: "shadow",
@@ -24,13 +24,12 @@ const descriptors: DescriptorCharge[] = [
 ];
 
 describe("encodeChargeCall", () => {
-  it("passes the group's keys, then the quota total and each descriptor's fields", () => {
-    const call = encodeChargeCall(descriptors, [0, 2], 1);
+  it("passes the group's keys, then each descriptor's fields", () => {
+    const call = encodeChargeCall(descriptors, [0, 2]);
     expect(call.numKeys).toBe(2);
     expect(call.keysAndArgs).toEqual([
       "sluice:{a}",
       "sluice:{c}",
-      "1",
       ...["enforced", "2", "1", "2", "60000", "10", "86400000", "100"],
       ...["shadow", "1", "0", "1", "1000", "5"],
     ]);

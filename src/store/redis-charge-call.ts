@@ -26,10 +26,9 @@ export interface ChargeReply {
 export function encodeChargeCall(
   descriptors: readonly DescriptorCharge[],
   indices: readonly number[],
-  quotaTotal: number,
 ): ChargeCall {
   const keys: string[] = [];
-  const args: string[] = [String(quotaTotal)];
+  const args: string[] = [];
   for (const i of indices) {
     const d = descriptors[i];
     if (d === undefined) continue;

@@ -9,18 +9,16 @@ import { SLOT_TTL_MARGIN_MS } from "./counter-key.ts";
  *            keys `<base>:<windowMs>:<k>` depend on k, which comes from the server's TIME and so is
  *            known only inside the script. They carry the base's `{hash tag}`, so they hash to the
  *            declared key's Cluster slot and stay on the node the call was routed to.
- *   ARGV[1]  number of quota-mode descriptors in the whole request (not just this group)
- *   then per descriptor: mode ("enforced" | "shadow" | "quota"), cost h, countRejected (1/0),
- *            window count n, then n pairs of windowMs, limit.
+ *   ARGV     per descriptor: mode ("enforced" | "shadow"), cost h, countRejected (1/0), window
+ *            count n, then n pairs of windowMs, limit.
  *   Returns  { nowMs, admitted (1/0), then per window: current, previous, passed (1/0) }, all
  *            integers (Redis truncates Lua numbers in replies, so only whole values are returned).
  *
  * The check mirrors src/limiter/admission.ts (estimate, windowPasses, isAdmitted) operation for
  * operation, in doubles as in JavaScript, so both stores give the same answer at the same instant.
  *
- * `admitted` is decided from what the group sees: refused iff an enforced descriptor here fails, or
- * every quota descriptor of the request is here and all fail. With the whole request in one call
- * that is exactly isAdmitted. In a Cluster group it can only be wrong by admitting (another group
+ * `admitted` is decided from what the group sees: refused iff an enforced descriptor here fails.
+ * With the whole request in one call that is exactly isAdmitted. In a Cluster group it can only be wrong by admitting (another group
  * may refuse); the store then refunds the tentative charge with REFUND_SCRIPT.
  */
 export const CHARGE_SCRIPT = `
@@ -78,13 +76,10 @@ local slots = {}
 local expiring = {}
 
 local function charge(first_key, key_count, arg)
-  local quota_total = tonumber(ARGV[arg])
-  arg = arg + 1
   local descriptors = {}
   -- What this request charges to each slot key, in the order of its descriptors.
   local planned = {}
   local enforced_failed = false
-  local quota_here, quota_failed_here = 0, 0
 
   for i = first_key, first_key + key_count - 1 do
     local d = {
@@ -128,16 +123,11 @@ local function charge(first_key, key_count, arg)
       d.windows[j] = { key = key, ttl = ttl, slot = slot, limit = limit, limit_arg = ARGV[arg - 1], passed = passed }
     end
     if d.failed and d.mode == 'enforced' then enforced_failed = true end
-    if d.mode == 'quota' then
-      quota_here = quota_here + 1
-      if d.failed then quota_failed_here = quota_failed_here + 1 end
-    end
     descriptors[#descriptors + 1] = d
   end
 
   -- admission.ts isAdmitted(), restricted to what this call can know for certain.
   local admitted = not enforced_failed
-    and not (quota_total > 0 and quota_here == quota_total and quota_failed_here == quota_here)
 
   local reply = { now, admitted and 1 or 0 }
   for i = 1, #descriptors do

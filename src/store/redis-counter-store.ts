@@ -48,7 +48,7 @@ export type RedisCounterStoreOptions = RedisTarget &
  * - Several slots: no call sees the whole request, so admission cannot be decided atomically.
  *   Each group checks its windows and charges at once: countRejected descriptors unconditionally
  *   (they are charged whatever the outcome) and the others tentatively, unless the group already
- *   knows the request is refused (an enforced failure, or all of its quota descriptors failing).
+ *   knows the request is refused (an enforced failure).
  *   The store then decides with isAdmitted over every group's answer and refunds (DECRBY) the
  *   tentative charges of a request that turned out refused.
  *   Trade-off: a window is never over-admitted (every admitted hit was counted when its check
@@ -81,8 +81,7 @@ export class RedisCounterStore implements CounterStore {
   async charge(descriptors: readonly DescriptorCharge[]): Promise<ChargeResult> {
     await this.#connection.ready();
     const groups = this.#groups(descriptors);
-    const quotaTotal = descriptors.filter((d) => d.mode === "quota").length;
-    const replies = await this.#callAll(descriptors, groups, quotaTotal);
+    const replies = await this.#callAll(descriptors, groups);
 
     const counts: WindowCounts[][] = descriptors.map(() => []);
     groups.forEach((indices, g) => {
@@ -172,20 +171,16 @@ export class RedisCounterStore implements CounterStore {
   }
 
   /** One script call per group, all sent at once; the first failure, once all have settled. */
-  async #callAll(
-    descriptors: readonly DescriptorCharge[],
-    groups: number[][],
-    quotaTotal: number,
-  ): Promise<ChargeReply[]> {
+  async #callAll(descriptors: readonly DescriptorCharge[], groups: number[][]): Promise<ChargeReply[]> {
     // A single Redis (and most Cluster calls) has one group: no allSettled bookkeeping per call.
     if (groups.length === 1) {
       try {
-        return [await this.#call(descriptors, groups[0] as number[], quotaTotal)];
+        return [await this.#call(descriptors, groups[0] as number[])];
       } catch (error: unknown) {
         throw toStoreError(error);
       }
     }
-    const settled = await Promise.allSettled(groups.map((g) => this.#call(descriptors, g, quotaTotal)));
+    const settled = await Promise.allSettled(groups.map((g) => this.#call(descriptors, g)));
     const replies: ChargeReply[] = [];
     for (const outcome of settled) {
       if (outcome.status === "rejected") throw toStoreError(outcome.reason);
@@ -194,8 +189,8 @@ export class RedisCounterStore implements CounterStore {
     return replies;
   }
 
-  async #call(descriptors: readonly DescriptorCharge[], indices: number[], quotaTotal: number) {
-    const call = encodeChargeCall(descriptors, indices, quotaTotal);
+  async #call(descriptors: readonly DescriptorCharge[], indices: number[]) {
+    const call = encodeChargeCall(descriptors, indices);
     const reply = await this.#send(call);
     return decodeChargeReply(reply, descriptors, indices);
   }
