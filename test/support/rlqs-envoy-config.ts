@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import type { HostPort } from "./envoy.ts";
+import { listenerConfig, TYPE_URL } from "./envoy-config-parts.ts";
 
 export interface RlqsEnvoyConfigValues {
   readonly listener: HostPort;
@@ -17,7 +18,7 @@ export const RLQS_DOMAIN = "sluice";
 /** Body of the filter's own 429, so a test can tell it from any other. */
 export const DENY_BODY = "quota exhausted (rlqs)";
 
-const TYPE = "type.googleapis.com";
+const TYPE = TYPE_URL;
 const headerInput = {
   name: "tenant",
   typed_config: {
@@ -79,83 +80,21 @@ export function renderRlqsEnvoyConfig(values: RlqsEnvoyConfigValues): string {
       },
     },
   }));
-  const config = {
-    admin: { address: socketAddress(values.admin) },
-    static_resources: {
-      listeners: [
-        {
-          name: "ingress",
-          address: socketAddress(values.listener),
-          filter_chains: [{ filters: [connectionManager(matchers)] }],
+  const config = listenerConfig({
+    ...values,
+    service: { name: "rlqs", at: values.rlqs },
+    filters: [
+      {
+        name: "envoy.filters.http.rate_limit_quota",
+        typed_config: {
+          "@type": `${TYPE}/envoy.extensions.filters.http.rate_limit_quota.v3.RateLimitQuotaFilterConfig`,
+          rlqs_server: { envoy_grpc: { cluster_name: "rlqs" } },
+          domain: RLQS_DOMAIN,
+          bucket_matchers: { matcher_list: { matchers } },
         },
-      ],
-      clusters: [
-        cluster("upstream", values.upstream, false),
-        // gRPC needs HTTP/2 to the service.
-        cluster("rlqs", values.rlqs, true),
-      ],
-    },
-  };
+      },
+    ],
+  });
   // No YAML anchors: the rendered text is quoted in docs/rlqs-findings.md and read by people.
   return stringify(config, { aliasDuplicateObjects: false });
-}
-
-function connectionManager(matchers: unknown[]) {
-  return {
-    name: "envoy.filters.network.http_connection_manager",
-    typed_config: {
-      "@type": `${TYPE}/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
-      stat_prefix: "ingress",
-      route_config: {
-        virtual_hosts: [
-          {
-            name: "all",
-            domains: ["*"],
-            routes: [{ match: { prefix: "/" }, route: { cluster: "upstream" } }],
-          },
-        ],
-      },
-      http_filters: [
-        {
-          name: "envoy.filters.http.rate_limit_quota",
-          typed_config: {
-            "@type": `${TYPE}/envoy.extensions.filters.http.rate_limit_quota.v3.RateLimitQuotaFilterConfig`,
-            rlqs_server: { envoy_grpc: { cluster_name: "rlqs" } },
-            domain: RLQS_DOMAIN,
-            bucket_matchers: { matcher_list: { matchers } },
-          },
-        },
-        {
-          name: "envoy.filters.http.router",
-          typed_config: { "@type": `${TYPE}/envoy.extensions.filters.http.router.v3.Router` },
-        },
-      ],
-    },
-  };
-}
-
-function cluster(name: string, at: HostPort, http2: boolean) {
-  return {
-    name,
-    type: "STATIC",
-    connect_timeout: "0.25s",
-    ...(http2
-      ? {
-          typed_extension_protocol_options: {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-              "@type": `${TYPE}/envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-        }
-      : {}),
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(at) } }] }],
-    },
-  };
-}
-
-function socketAddress(at: HostPort) {
-  return { socket_address: { address: at.host, port_value: at.port } };
 }
