@@ -36,10 +36,11 @@ const TICK_REFILL = Math.ceil((5 * LIMIT) / 60 / EXPECTED_INSTANCES);
 const MIXED_TOLERANCE = Math.floor(LIMIT / EXPECTED_INSTANCES) + TICK_REFILL + 1;
 /**
  * R starts after Q1's first full report tick, so R admits at most what remains after it: L less Q1's
- * first-phase admissions, plus what Q1 refilled after that tick (up to 2 s of phase 1 at 1 per 6 s).
- * Counters apart (not shared), R would admit the whole limit.
+ * first-phase admissions, plus what Q1 admitted after that tick and had not reported when R started
+ * (up to 2 s of phase 1 at 1 per 6 s: one tick's refill), plus one for a tick that falls late on a
+ * busy machine. Counters apart (not shared), R would admit the whole limit.
  */
-const MIXED_LAG = TICK_REFILL;
+const MIXED_LAG = TICK_REFILL + 1;
 /**
  * Two RLQS Envoys: as on the memory store, one tick's refill over both Envoys and one request each
  * before the first assignment; and, across two instances, Q2 hears of an exhausted window only at
@@ -160,7 +161,7 @@ describe.each(Object.keys(STORES))(
       expect(rlqs + rls).toBeGreaterThanOrEqual(LIMIT - 2);
       // The RLS side saw the RLQS side's reported usage: it admitted only what was left.
       expect(rls).toBeGreaterThan(0);
-      expect(rls).toBeLessThanOrEqual(LIMIT - rlqsFirstPhase + MIXED_LAG + 1);
+      expect(rls).toBeLessThanOrEqual(LIMIT - rlqsFirstPhase + MIXED_LAG);
       expect(refused("mixed R")).toBeGreaterThan(0);
     });
 
