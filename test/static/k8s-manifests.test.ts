@@ -42,6 +42,25 @@ function validate(manifest: Manifest): void {
   new Model(manifest as never).validate();
 }
 
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { resourceFieldRef?: unknown; secretKeyRef?: unknown };
+}
+
+/** A Kubernetes CPU quantity in cores: "2", "500m". */
+function cpu(quantity: string | number): number {
+  const text = String(quantity);
+  return text.endsWith("m") ? Number(text.slice(0, -1)) / 1000 : Number(text);
+}
+
+/** A Kubernetes memory quantity in MiB; the manifests use Mi and Gi only. */
+function mebibytes(quantity: string): number {
+  const [, amount = "", unit] = /^(\d+)(Mi|Gi)$/.exec(quantity) ?? [];
+  if (unit === undefined) throw new Error(`unexpected memory quantity ${quantity}`);
+  return Number(amount) * (unit === "Gi" ? 1024 : 1);
+}
+
 describe("deploy/k8s manifests", () => {
   let manifests: (Manifest & { file: string })[];
   const one = (kind: string) => {
@@ -90,9 +109,9 @@ describe("deploy/k8s manifests", () => {
     const pod = one("Deployment").spec.template.spec;
     const container = pod.containers[0];
     const env = Object.fromEntries(
-      container.env.map((e: { name: string; value?: string }) => [
+      container.env.map((e: EnvVar) => [
         e.name,
-        e.value ?? "redis://from-secret:6379",
+        e.value ?? (e.valueFrom?.resourceFieldRef ? "2" : "redis://from-secret:6379"),
       ]),
     );
     const parsed = parseSettings(container.args.slice(1), env);
@@ -109,6 +128,24 @@ describe("deploy/k8s manifests", () => {
     expect(container.env.find((e: { name: string }) => e.name === "SLUICE_REDIS_URL").valueFrom).toEqual({
       secretKeyRef: { name: "sluice-redis", key: "url" },
     });
+  });
+
+  it("give every Node process its memory: workers follow the CPU limit, 128Mi each with the primary", () => {
+    const container = one("Deployment").spec.template.spec.containers[0];
+    const workers = container.env.find((e: EnvVar) => e.name === "SLUICE_WORKERS");
+    // Kubernetes rounds limits.cpu / divisor up to a whole number.
+    expect(workers?.valueFrom?.resourceFieldRef).toEqual({
+      containerName: "sluice",
+      resource: "limits.cpu",
+      divisor: "1",
+    });
+    const { limits, requests } = container.resources;
+    const count = Math.ceil(cpu(limits.cpu));
+    expect(count).toBeGreaterThanOrEqual(1);
+    // Measured (docs/containers.md): 2 workers peaked at 232 MB under load; 3 in 256Mi were OOM-killed.
+    expect(mebibytes(limits.memory)).toBeGreaterThanOrEqual(128 * (count + 1));
+    expect(mebibytes(requests.memory)).toBeLessThanOrEqual(mebibytes(limits.memory));
+    expect(cpu(requests.cpu)).toBeLessThanOrEqual(cpu(limits.cpu));
   });
 
   it("mount the policy ConfigMap as a directory at SLUICE_POLICY, so reloads see the kubelet's swaps", async () => {
