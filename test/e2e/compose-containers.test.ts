@@ -79,8 +79,9 @@ describe("docker-compose.yml in containers", () => {
   });
 
   it("queues a Starter tenant's 6th in-flight request for 500 ms, then refuses it with 429", async () => {
-    const slow = Array.from({ length: 5 }, () => get(GLOBEX, "/v1/contacts?delay_ms=4000"));
-    await until(async () => (await upstreamInFlight()) >= 5, 3_000, "5 requests in flight");
+    const slow = Array.from({ length: 5 }, () => get(GLOBEX, "/v1/contacts?delay_ms=8000"));
+    // Slow enough that a loaded CI box sees all 5 in flight before the first ends.
+    await until(async () => (await upstreamInFlight()) >= 5, 6_000, "5 requests in flight");
     const started = performance.now();
     const refused = await get(GLOBEX, "/v1/contacts");
     const waitedMs = performance.now() - started;
