@@ -44,14 +44,16 @@ COPY bin ./bin
 COPY src ./src
 COPY proto ./proto
 COPY deploy/policies ./deploy/policies
+# A Deployment of envoyproxy/ratelimit runs `/bin/ratelimit` with its environment: the same command
+# starts Sluice on that environment (bin/ratelimit), so swapping the image is enough.
+RUN ln -s /app/bin/ratelimit /bin/ratelimit
 # The image's own unprivileged user (uid 1000); the files stay root-owned, so the service cannot
 # rewrite its code or policy.
 USER node
 # 8081: gRPC ShouldRateLimit and health; 9102: admin HTTP (/healthz, /readyz, /metrics).
 EXPOSE 8081 9102
-# Readiness, as the compose file and the Kubernetes probe ask it; the slim image has no curl. Docker
-# keeps HEALTHCHECK only in its own image format (podman: --format docker).
-HEALTHCHECK --interval=5s --timeout=3s --retries=10 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9102/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Readiness on whichever admin port the environment chose (bin/healthcheck.js); the slim image has no
+# curl. Docker keeps HEALTHCHECK only in its own image format (podman: --format docker).
+HEALTHCHECK --interval=5s --timeout=3s --retries=10 CMD ["node", "bin/healthcheck.js"]
 ENTRYPOINT ["node", "bin/sluice.js"]
 CMD ["serve", "--policy", "deploy/policies", "--grpc-addr", "0.0.0.0:8081", "--admin-addr", "0.0.0.0:9102"]

@@ -137,7 +137,10 @@ describe("docker-compose.yml", () => {
 
   it("checks health where each service answers: Sluice /readyz, upstream /api/health, Envoy /ready", () => {
     const sluiceAdmin = portOf(flagValue(service("sluice").command, "--admin-addr"));
-    expect(service("sluice").healthcheck?.test.join(" ")).toContain(`127.0.0.1:${sluiceAdmin}/readyz`);
+    // bin/healthcheck.js asks /readyz on SLUICE_ADMIN_ADDR's port, else PORT, else 9102 (tested in
+    // test/blackbox/reference-entrypoint.test.ts); compose sets neither, so its admin port must be 9102.
+    expect(service("sluice").healthcheck?.test).toEqual(["CMD", "node", "bin/healthcheck.js"]);
+    expect(sluiceAdmin).toBe("9102");
     expect(service("upstream").healthcheck?.test.join(" ")).toContain("/api/health");
     const envoyAdmin = service("envoy").environment?.ADMIN_PORT;
     expect(service("envoy").healthcheck?.test.join(" ")).toContain(`/dev/tcp/127.0.0.1/${envoyAdmin} `);

@@ -68,6 +68,12 @@ async function route(
       const reason = state.notReady();
       return reason === undefined ? send(response, 200, "ready\n") : send(response, 503, `${reason}\n`);
     }
+    // envoyproxy/ratelimit's health path, for probes kept from its Deployment: readiness, in its
+    // words (200 OK, 500 when unhealthy).
+    case "/healthcheck": {
+      const reason = state.notReady();
+      return reason === undefined ? send(response, 200, "OK") : send(response, 500, `${reason}\n`);
+    }
     case "/metrics": {
       const body = await metrics.registry.metrics();
       return send(response, 200, body, metrics.registry.contentType);
