@@ -41,7 +41,7 @@ export const REFERENCE_SETTINGS: readonly ReferenceSetting[] = [
     name: "PORT",
     kind: "mapped",
     sluice:
-      "`--admin-addr` port: the reference's HTTP port (/json) is Sluice's admin port, whose health checks are /healthz and /readyz (no /healthcheck)",
+      "`--admin-addr` port: the reference's HTTP port (/json) is Sluice's admin port, whose health checks are /healthz, /readyz and the reference's /healthcheck",
   },
   {
     name: "DEBUG_HOST",
