@@ -7,6 +7,7 @@
 //                           [--rounds N] [--data-dir DIR [--write-data]]
 //                           [--reference-window 0 --reference-window 150us ...] [--reference-cache-bytes N]
 //                           [--server-cpus N ...]
+//                           [--semi-space-compare [--semi-space MB ...] [--rate SCENARIO=RPS ...]]
 //
 // --data-dir keeps the generated call data (one JSON array per scenario) where the printed ghz
 // commands can find it again; with --write-data it only writes the data and exits.
@@ -15,6 +16,9 @@
 // client and server do not steal each other's core. --server-cpus N instead gives the server N cores
 // (Sluice with --workers N; the reference's Go runtime follows its CPU set), Redis a core and ghz the
 // rest (cpu-placement.ts), once per N given: the throughput curve where the cores exist.
+// --semi-space-compare measures only Sluice on Redis, once per V8 --max-semi-space-size given
+// (--semi-space, MB; 0 is V8's default; default 0, 8, 16, 32, 64), closed loop and, for a scenario given
+// a --rate, at that fixed rate.
 // See bench/RESULTS.md for figures.
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -35,7 +39,7 @@ import { type BenchRow, type MeasureSettings, measure, measureRounds, median } f
 import { referencePolicies } from "./reference-policies.ts";
 import { REFERENCE_BIN, writeReferenceRuntime } from "./reference-target.ts";
 import { commandList, type Measurement, machineLine, roundsList, scenarioTable } from "./report.ts";
-import { fixedRateSection, scalingSection } from "./run-sections.ts";
+import { fixedRateSection, scalingSection, semiSpaceSection } from "./run-sections.ts";
 import { findScenario, SCENARIOS, type Scenario, type TargetName } from "./scenarios.ts";
 
 const { values } = parseArgs({
@@ -57,6 +61,9 @@ const { values } = parseArgs({
     "reference-window": { type: "string", multiple: true },
     "reference-cache-bytes": { type: "string", default: String(64 * 2 ** 20) },
     "server-cpus": { type: "string", multiple: true },
+    "semi-space-compare": { type: "boolean", default: false },
+    "semi-space": { type: "string", multiple: true },
+    rate: { type: "string", multiple: true },
   },
 });
 
@@ -104,8 +111,10 @@ if (values["write-data"]) {
   }
   process.exit(0);
 }
+const semiSpace = values["semi-space-compare"];
+const rates = new Map((values.rate ?? []).map((r) => [r.split("=")[0], Number(r.split("=")[1])]));
 const needs = (t: TargetName) =>
-  scenarios.some((s) => s.targets.includes(t)) ||
+  (semiSpace ? t === "redis" : scenarios.some((s) => s.targets.includes(t))) ||
   (t === "redis" && (values["workers-compare"] || values["cache-compare"]));
 let redis: RedisServer | undefined;
 let cluster: RedisClusterServers | undefined;
@@ -135,7 +144,21 @@ try {
   );
   if (needs("reference")) out(referenceLine(policies.notes));
 
-  if (serverCpus.length > 0) {
+  if (semiSpace) {
+    for (const scenario of scenarios) {
+      const section = await semiSpaceSection({
+        scenario,
+        dataFile: await writeScenario(scenario),
+        base,
+        sizes: (values["semi-space"] ?? ["0", "8", "16", "32", "64"]).map(Number),
+        rps: rates.get(scenario.name),
+        rounds,
+        settings,
+      });
+      out(section.text);
+      measurements.push(...section.measurements);
+    }
+  } else if (serverCpus.length > 0) {
     for (const scenario of scenarios) {
       const dataFile = await writeScenario(scenario);
       const section = await scalingSection({

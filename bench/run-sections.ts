@@ -119,3 +119,53 @@ function medianBy(runs: readonly Measurement[], key: (m: Measurement) => number)
   const sorted = [...runs].sort((a, b) => key(a) - key(b));
   return sorted[Math.floor((sorted.length - 1) / 2)] as Measurement;
 }
+
+/**
+ * Sluice on Redis under each young-generation size (V8's `--max-semi-space-size`, MB; 0 is V8's
+ * default), rounds interleaved: closed loop, then at `rps` calls/s when given (each row's median
+ * round by client p99 there, by RPS in the closed loop).
+ */
+export async function semiSpaceSection(input: {
+  readonly scenario: Scenario;
+  readonly dataFile: string;
+  readonly base: TargetOptions;
+  readonly sizes: readonly number[];
+  readonly rps: number | undefined;
+  readonly rounds: number;
+  readonly settings: MeasureSettings;
+}): Promise<Section> {
+  const { scenario } = input;
+  const rows: BenchRow[] = input.sizes.map((mb) => ({
+    target: "redis",
+    label: mb === 0 ? "redis, V8's default semi-space" : `redis, --max-semi-space-size=${mb}`,
+    options: {
+      ...input.base,
+      cluster: undefined,
+      nodeFlags: mb === 0 ? [] : [`--max-semi-space-size=${mb}`],
+    },
+  }));
+  const closed = await measureRounds(input.settings, scenario.name, rows, input.dataFile, input.rounds);
+  const medians = [...closed.values()].map(median);
+  let text = `## semi-space: ${scenario.name}, closed loop\n\n${scenarioTable(medians)}\n\n${roundsList(closed)}${commandList(medians)}\n`;
+  const measurements = [...closed.values()].flat();
+  if (input.rps !== undefined) {
+    const atRate = rows.map((r) => ({ ...r, label: `${r.label} at ${input.rps}/s` }));
+    const runs = await measureRounds(
+      input.settings,
+      scenario.name,
+      atRate,
+      input.dataFile,
+      input.rounds,
+      input.rps,
+    );
+    const byP99 = [...runs.values()].map((ms) => medianBy(ms, (m) => m.result.latency.p99));
+    const p99s = [...runs.entries()]
+      .map(([label, ms]) => `- ${label}: ${ms.map((m) => m.result.latency.p99.toFixed(2)).join(", ")} ms`)
+      .join("\n");
+    text +=
+      `\n## semi-space: ${scenario.name} at ${input.rps}/s\n\n${scenarioTable(byP99)}\n\n` +
+      `Client p99 of each round:\n${p99s}\n\n${roundsList(runs)}${commandList(byP99)}\n`;
+    measurements.push(...[...runs.values()].flat());
+  }
+  return { text, measurements };
+}
