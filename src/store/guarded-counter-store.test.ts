@@ -174,6 +174,23 @@ describe("guardCounterStore", () => {
     expect(guarded.openCircuits()).toBe(0);
   });
 
+  it("does not count a call that timed out on a sliver of its deadline against the store", async () => {
+    const { store, pending } = controlledStore();
+    const guarded = guard(store, { maxInFlight: 10, timeoutMs: 200 });
+    // Two calls left only 20 ms of their deadlines: their timeouts prove nothing about the store.
+    const short = [1, 2].map(() =>
+      guarded.charge([charge("a")], { deadlineMs: Date.now() + 20 }).catch((e: unknown) => e),
+    );
+    await vi.advanceTimersByTimeAsync(20);
+    for (const w of short) expect(await w).toMatchObject({ reason: "timeout" });
+    expect(guarded.openCircuits()).toBe(0);
+    // The store's own answer still decides: a failure after that long silence counts.
+    pending[0]?.reject(down());
+    pending[1]?.reject(down());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(guarded.openCircuits()).toBe(1);
+  });
+
   it("counts an error reply as a reachable store, not as a failure", async () => {
     const { store, pending } = controlledStore();
     const guarded = guard(store);

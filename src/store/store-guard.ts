@@ -50,6 +50,11 @@ export interface StoreGuard {
 }
 
 const DEFAULT_FAILURE_THRESHOLD = 5;
+/**
+ * Silence shorter than this, in ms, is no evidence: a Redis answering in 10–50 ms under load is slow,
+ * not failing, and a call whose deadline left it less than this would count such a node as failing.
+ */
+const MIN_SILENCE_MS = 100;
 const DEFAULT_OPEN_MS = 250;
 
 /**
@@ -58,6 +63,8 @@ const DEFAULT_OPEN_MS = 250;
  */
 export function createStoreGuard(name: string, settings: StoreGuardSettings): StoreGuard {
   const { timeoutMs, maxInFlight, clock } = settings;
+  // How long a node must have been silent towards a call before its timeout counts as a failure.
+  const minSilenceMs = Math.min(timeoutMs, MIN_SILENCE_MS);
   const partitions = new Map<string, Partition>();
   let inFlight = 0;
 
@@ -149,7 +156,9 @@ export function createStoreGuard(name: string, settings: StoreGuardSettings): St
         },
       );
       return withTimeout(pending, budgetMs, timeoutMessage, () => {
-        if (recorded) return;
+        // A call left only a sliver of its deadline (a lease request that queued, say) says nothing
+        // by timing out: its outcome is left to the store's own answer or command timeout.
+        if (recorded || budgetMs < minSilenceMs) return;
         recorded = true;
         unanswered(taken);
       });
