@@ -71,7 +71,7 @@ export function addConcurrencyLimits(
 ): ConcurrencyLimits {
   const { metrics, logger, fallback } = options;
   let failing = false;
-  // Connected on the first call that carries a lease entry, not at start.
+  // With the memory store, created on the first call that carries a lease entry.
   const leaseStore = lazyLeaseStore(() => {
     const store = createLeaseStore(options.storeSettings, systemClock, {
       // A backstop behind the guard's own timeout, as for the counters.
@@ -100,6 +100,15 @@ export function addConcurrencyLimits(
       onDropped: (reason) => metrics.recordDroppedLeaseRelease(reason),
     });
   });
+  // With Redis, connect at start rather than on the first lease call: a fresh instance's first burst
+  // of lease calls would otherwise spend its callers' short deadlines (Envoy's timeout, minus the
+  // queue) on the connection and fail open. Two idle connections per instance are the cost.
+  if (
+    options.storeSettings.redisUrl ??
+    options.storeSettings.redisCluster ??
+    options.storeSettings.redisSentinel
+  )
+    leaseStore.open();
   const queueOver = (store: LeaseStore) =>
     createLeaseQueue({
       store,

@@ -7,7 +7,7 @@ import type { LeaseStore } from "./lease-store.ts";
  * exists; a notice published before its subscriber is up is missed, which waiters' own retries
  * cover (lease-queue.ts).
  */
-export function lazyLeaseStore(create: () => LeaseStore): LeaseStore {
+export function lazyLeaseStore(create: () => LeaseStore): LeaseStore & { open(): void } {
   let store: LeaseStore | undefined;
   const listeners = new Set<(key: string) => void>();
   const open = (): LeaseStore => {
@@ -20,6 +20,10 @@ export function lazyLeaseStore(create: () => LeaseStore): LeaseStore {
     return store;
   };
   return {
+    /** Creates the store now: connections are then up before the first burst of lease calls. */
+    open: () => {
+      open();
+    },
     acquire: (request, options) => open().acquire(request, options),
     release: (key, leaseId, options) => open().release(key, leaseId, options),
     // Before any lease call the store may not exist: then nothing is held by this instance, but a
