@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scrape, seriesValue } from "../support/metrics-text.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
-import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
+import { logLines, type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 import { useSluice } from "../support/use-sluice.ts";
 
 /**
@@ -55,14 +55,6 @@ async function admitted(client: RlsClient, key: string, value = fresh(key)): Pro
 
 async function metric(sluice: SluiceProcess, series: string): Promise<number> {
   return seriesValue(await scrape(sluice.adminUrl), series) ?? Number.NaN;
-}
-
-function logLines(sluice: SluiceProcess): Record<string, unknown>[] {
-  return sluice
-    .output()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** Waits until the policy generation passes `before`, i.e. a reload has swapped the table. */

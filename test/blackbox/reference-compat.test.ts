@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scrape, seriesValue } from "../support/metrics-text.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
-import { runSluice, type SluiceProcess, startSluice } from "../support/sluice-process.ts";
+import { logLines, runSluice, type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 
 /**
  * Drop-in compatibility with envoyproxy/ratelimit seen from outside: its configs load (leniently
@@ -14,14 +14,6 @@ import { runSluice, type SluiceProcess, startSluice } from "../support/sluice-pr
 
 const FIXTURES = "test/fixtures/policies";
 const POLL = { timeout: 10_000, interval: 100 };
-
-function logLines(sluice: SluiceProcess): Record<string, unknown>[] {
-  return sluice
-    .output()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 describe("sluice check on configs the reference loads leniently", () => {
   it("exits 0 and prints one WARNING line per leniency, naming file and key path", async () => {

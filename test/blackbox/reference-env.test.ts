@@ -7,7 +7,7 @@ import { freePort } from "../support/free-port.ts";
 import { scrape, seriesValue } from "../support/metrics-text.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
 import { createRlsClient, headersOf, type RlsClient } from "../support/rls-client.ts";
-import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
+import { logLines, type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 
 // A config as envoyproxy/ratelimit reads it: two calls a minute per user.
 const CONFIG = `domain: dropin
@@ -101,12 +101,9 @@ describe("sluice serve with no flags and envoyproxy/ratelimit's environment", ()
   });
 
   it("warns once about each reference setting it does not implement, and notes the ones it does not need", () => {
-    const notices = sluice
-      .output()
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as { setting?: string; msg?: string })
-      .filter((r) => r.setting !== undefined);
+    const notices = (logLines(sluice) as { setting?: string; msg?: string }[]).filter(
+      (r) => r.setting !== undefined,
+    );
     const about = (words: string) => notices.filter((r) => r.msg?.includes(words)).map((r) => r.setting);
     expect(about("Sluice does not implement it")).toEqual(["USE_STATSD", "STATSD_HOST"]);
     expect(about("Sluice does not need it")).toEqual(["RUNTIME_WATCH_ROOT"]);

@@ -107,6 +107,15 @@ export function stopProcess(child: ChildProcess, graceMs: number): Promise<numbe
   });
 }
 
+/** The JSON log records a process has printed so far, in order (text lines are skipped). */
+export function logLines(sluice: Pick<SluiceProcess, "output">): Record<string, unknown>[] {
+  return sluice
+    .output()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /** Runs `sluice <args>` (with `env` added to this process's environment) to completion and returns its exit code and output. */
 export function runSluice(
   args: readonly string[],
