@@ -27,14 +27,25 @@ export function encodeChargeCall(
   descriptors: readonly DescriptorCharge[],
   indices: readonly number[],
 ): ChargeCall {
+  return encodeGroup(descriptors, indices, (d, args) => {
+    args.push(d.mode, String(d.cost), d.countRejected ? "1" : "0", String(d.windows.length));
+    for (const w of d.windows) args.push(String(w.windowMs), String(w.limit));
+  });
+}
+
+/** A group's call: its descriptors' counter keys, then what `argsOf` writes for each, in order. */
+function encodeGroup(
+  descriptors: readonly DescriptorCharge[],
+  indices: readonly number[],
+  argsOf: (d: DescriptorCharge, args: string[]) => void,
+): ChargeCall {
   const keys: string[] = [];
   const args: string[] = [];
   for (const i of indices) {
     const d = descriptors[i];
     if (d === undefined) continue;
     keys.push(d.counterKey);
-    args.push(d.mode, String(d.cost), d.countRejected ? "1" : "0", String(d.windows.length));
-    for (const w of d.windows) args.push(String(w.windowMs), String(w.limit));
+    argsOf(d, args);
   }
   return { indices, numKeys: keys.length, keysAndArgs: [...keys, ...args] };
 }
@@ -73,15 +84,9 @@ export function encodePeekCall(
   descriptors: readonly DescriptorCharge[],
   indices: readonly number[],
 ): ChargeCall {
-  const keys: string[] = [];
-  const args: string[] = [];
-  for (const i of indices) {
-    const d = descriptors[i];
-    if (d === undefined) continue;
-    keys.push(d.counterKey);
+  return encodeGroup(descriptors, indices, (d, args) => {
     args.push(String(d.windows.length), ...d.windows.map((w) => String(w.windowMs)));
-  }
-  return { indices, numKeys: keys.length, keysAndArgs: [...keys, ...args] };
+  });
 }
 
 /** Reads `{ nowMs, then current, previous per window }`; counts per descriptor of the group. */
