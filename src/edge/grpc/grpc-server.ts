@@ -1,11 +1,4 @@
-import {
-  type ChannelOptions,
-  Server,
-  ServerCredentials,
-  type ServerUnaryCall,
-  type ServiceError,
-  type sendUnaryData,
-} from "@grpc/grpc-js";
+import { type ChannelOptions, Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { type Decision, InvalidRequestError, type RateLimitCall } from "../../limiter/limiter-types.ts";
 import type { CallContext } from "../../limiter/rate-limiter.ts";
@@ -20,6 +13,8 @@ import { toGrpcErrorStatus } from "./error-status.ts";
 import { RATE_LIMIT_QUOTA_SERVICE, type RateLimitQuotaService } from "./rate-limit-quota-service.ts";
 import { createReflectionService } from "./reflection-service.ts";
 import { rateLimitServiceDefinition } from "./service-definition.ts";
+import { routeStreams } from "./stream-router.ts";
+import { isPlainUnaryRequest, serveUnaryStream, type UnaryCall, type UnaryCallback } from "./unary-stream.ts";
 
 export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 
@@ -36,8 +31,11 @@ const CALL_CANCELLED = Object.freeze(new Error("call cancelled by the client"));
  */
 export const MESSAGE_CEILING_BYTES = 4 * 1024 * 1024;
 
-/** The request arrives as bytes (decode-request.ts); the reply goes back encoded (encode-decision.ts). */
-type IncomingCall = ServerUnaryCall<Buffer, Buffer>;
+/**
+ * The request arrives as bytes (decode-request.ts); the reply goes back encoded (encode-decision.ts).
+ * Served by unary-stream.ts for plain calls, by grpc-js for the rest (compressed ones): both fit.
+ */
+type IncomingCall = UnaryCall;
 
 export interface GrpcServerOptions {
   readonly limiter: {
@@ -83,12 +81,11 @@ export async function startGrpcServer(
   options: GrpcServerOptions,
 ): Promise<RunningGrpcServer> {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const server = new Server(grpcServerOptions(maxMessageBytes));
-  const implementation = {
-    shouldRateLimit: (call: IncomingCall, callback: sendUnaryData<Buffer>) =>
-      answer(call, callback, options, maxMessageBytes),
-  };
-  server.addService(rateLimitServiceDefinition, implementation);
+  const serverOptions = grpcServerOptions(maxMessageBytes);
+  const server = new Server(serverOptions);
+  const shouldRateLimit = (call: IncomingCall, callback: UnaryCallback) =>
+    answer(call, callback, options, maxMessageBytes);
+  server.addService(rateLimitServiceDefinition, { shouldRateLimit });
   const { quota } = options;
   if (quota) server.addService(quota.definition, quota.implementation);
   const services = quota ? [RATE_LIMIT_SERVICE, RATE_LIMIT_QUOTA_SERVICE] : [RATE_LIMIT_SERVICE];
@@ -106,6 +103,12 @@ export async function startGrpcServer(
       options.credentials ?? ServerCredentials.createInsecure(),
       (error, bound) => (error ? reject(error) : resolve(bound)),
     );
+  });
+  const receiveCeiling = serverOptions["grpc.max_receive_message_length"] as number;
+  routeStreams(server, {
+    path: `/${RATE_LIMIT_SERVICE}/ShouldRateLimit`,
+    wants: isPlainUnaryRequest,
+    serve: (stream, headers) => serveUnaryStream(stream, headers, shouldRateLimit, receiveCeiling),
   });
 
   return {
@@ -136,7 +139,7 @@ export async function startGrpcServer(
  */
 function answer(
   call: IncomingCall,
-  callback: sendUnaryData<Buffer>,
+  callback: UnaryCallback,
   { limiter, policy, metrics }: GrpcServerOptions,
   maxMessageBytes: number,
 ): void {
@@ -147,6 +150,7 @@ function answer(
       if (callerGaveUp(call, deadline)) {
         metrics.recordAbandonedCall();
         decision.undelivered?.();
+        endPastDeadline(call, callback);
       } else {
         metrics.recordDecision(request.domain, policy().hasDomain(request.domain), decision);
         callback(null, encodeDecision(decision));
@@ -158,12 +162,14 @@ function answer(
     stopTimer();
   };
   const fail = (error: unknown): void => {
-    if (callerGaveUp(call, deadline)) metrics.recordAbandonedCall();
-    else {
+    if (callerGaveUp(call, deadline)) {
+      metrics.recordAbandonedCall();
+      endPastDeadline(call, callback);
+    } else {
       const { code, details, kind } = toGrpcErrorStatus(error);
       // Store failures are counted by kind where they happen, in the instrumented store.
       metrics.recordError(kind);
-      callback({ code, details, name: "Error", message: details } as ServiceError, null);
+      callback({ code, details }, null);
     }
     stopTimer();
   };
@@ -177,6 +183,15 @@ function answer(
   }
   if (decided instanceof Promise) decided.then(replyAfterReads(reply), fail);
   else reply(decided);
+}
+
+/**
+ * A call still open past its deadline ends with DEADLINE_EXCEEDED, as gRPC servers answer one. grpc-js
+ * has sent it already from its own timer and ignores this; the stream transport (unary-stream.ts) sets
+ * no timer per call and relies on the decision arriving by the deadline (the store's budget ends there).
+ */
+function endPastDeadline(call: IncomingCall, callback: UnaryCallback): void {
+  if (!call.cancelled) callback({ code: status.DEADLINE_EXCEEDED, details: "Deadline exceeded" }, null);
 }
 
 /**
