@@ -27,6 +27,8 @@ export interface TargetOptions {
   readonly workers?: number | undefined;
   /** `--local-cache-size` for Sluice; undefined leaves the flag out. */
   readonly localCacheSize?: number | undefined;
+  /** The baseline server's `--transport` (baseline-server.ts); undefined: its default, Sluice's. */
+  readonly transport?: string | undefined;
   /** Extra node flags, e.g. `--cpu-prof`. */
   readonly nodeFlags?: readonly string[];
   readonly redis?: RedisServer | undefined;
@@ -58,6 +60,7 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
           "127.0.0.1:0",
           "--reply",
           name === "baseline" ? "minimal" : "sized",
+          ...(options.transport === undefined ? [] : ["--transport", options.transport]),
         ]
       : ["bin/sluice.js", "serve", ...sluiceArgs(name, options)];
   const pinned = options.pinTo === undefined ? [] : ["taskset", "-c", options.pinTo];
