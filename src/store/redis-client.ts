@@ -46,11 +46,11 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
       cluster.on("error", clusterTlsCheck(seed.address, tlsCa, options.onError));
     return cluster;
   }
-  // No ioredis auto-pipelining: the charges of one event-loop turn already go out as one script call
-  // (redis-charge-batch.ts), and the Pipeline, promise and command objects auto-pipelining adds per
-  // flush outlived V8's young generation under load (a third of the scavengers' time at a fixed rate;
-  // the client p99 fell from 16–20 to 12–16 ms, bench/RESULTS.md, run 7) for no throughput gain.
-  const single: RedisOptions = { ...common, enableOfflineQueue: false };
+  // Charges issued in one event-loop turn go out as one pipeline (one socket write, one read)
+  // instead of a write system call each: under load, most of a charge's cost here. Each EVALSHA is
+  // still its own atomic script; only the transport is shared. Not on a Cluster, where ioredis
+  // refuses pipelines whose scripts' keys span slot groups.
+  const single: RedisOptions = { ...common, enableOfflineQueue: false, enableAutoPipelining: true };
   if ("sentinels" in target) return sentinelClient(target, single, options);
   const url = target.url ?? "redis://127.0.0.1:6379";
   // ioredis turns TLS on for rediss:// by itself; only a private CA needs saying.
