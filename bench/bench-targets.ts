@@ -27,6 +27,8 @@ export interface TargetOptions {
   readonly workers?: number | undefined;
   /** `--local-cache-size` for Sluice; undefined leaves the flag out. */
   readonly localCacheSize?: number | undefined;
+  /** Sluice's `--policy` directories; undefined: deploy/policies and bench/policies. */
+  readonly policyDirs?: readonly string[] | undefined;
   /** The baseline server's `--transport` (baseline-server.ts); undefined: its default, Sluice's. */
   readonly transport?: string | undefined;
   /** Extra node flags, e.g. `--cpu-prof`. */
@@ -89,7 +91,8 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
 }
 
 function sluiceArgs(name: "memory" | "redis" | "redis-cluster", options: TargetOptions): string[] {
-  const args = ["--policy", "deploy/policies", "--policy", "bench/policies"];
+  const dirs = options.policyDirs ?? ["deploy/policies", "bench/policies"];
+  const args = dirs.flatMap((dir) => ["--policy", dir]);
   args.push("--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0");
   // The store deadline is the product's default: it follows ghz's own call deadline (20 s).
   if (name === "redis") {

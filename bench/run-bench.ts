@@ -3,7 +3,8 @@
 // started fresh on loopback ports and stopped by its PID.
 //
 //   node bench/run-bench.ts [--scenario NAME ...] [--duration 10s] [--warmup-calls N] [--report FILE]
-//                           [--fixed-rate] [--workers-compare] [--cache-compare] [--no-pin] [--smoke]
+//                           [--fixed-rate] [--workers-compare] [--cache-compare] [--policy-compare]
+//                           [--no-pin] [--smoke]
 //                           [--rounds N] [--data-dir DIR [--write-data]]
 //                           [--reference-window 0 --reference-window 150us ...] [--reference-cache-bytes N]
 //                           [--server-cpus N ...]
@@ -19,6 +20,10 @@
 // --semi-space-compare measures only Sluice on Redis, once per V8 --max-semi-space-size given
 // (--semi-space, MB; 0 is V8's default; default 0, 8, 16, 32, 64), closed loop and, for a scenario given
 // a --rate, at that fixed rate.
+// --policy-compare measures, per scenario given (default hot-tenant and many-tenants), Sluice on Redis
+// with its own policy and with the reference's copy of it (one window per node: what the reference
+// can express), next to the reference's rows, rounds interleaved: the same descriptors and windows on
+// both sides, so the Redis CPU per decision compares the scripts themselves.
 // See bench/RESULTS.md for figures.
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -31,7 +36,7 @@ import {
   startRedis,
   startRedisCluster,
 } from "../test/support/redis-server.ts";
-import { type ReferenceRowSettings, scenarioRows } from "./bench-rows.ts";
+import { type ReferenceRowSettings, referenceRows, scenarioRows } from "./bench-rows.ts";
 import type { TargetOptions } from "./bench-targets.ts";
 import { type GhzOptions, ROOT } from "./ghz-run.ts";
 import { machineInfo } from "./machine-info.ts";
@@ -53,6 +58,7 @@ const { values } = parseArgs({
     "fixed-rate": { type: "boolean", default: false },
     "workers-compare": { type: "boolean", default: false },
     "cache-compare": { type: "boolean", default: false },
+    "policy-compare": { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
     smoke: { type: "boolean", default: false },
     rounds: { type: "string", default: "1" },
@@ -113,8 +119,11 @@ if (values["write-data"]) {
 }
 const semiSpace = values["semi-space-compare"];
 const rates = new Map((values.rate ?? []).map((r) => [r.split("=")[0], Number(r.split("=")[1])]));
+const policyCompare = values["policy-compare"];
+const onlyRows = (t: TargetName) =>
+  semiSpace ? t === "redis" : policyCompare ? t === "redis" || t === "reference" : undefined;
 const needs = (t: TargetName) =>
-  (semiSpace ? t === "redis" : scenarios.some((s) => s.targets.includes(t))) ||
+  (onlyRows(t) ?? scenarios.some((s) => s.targets.includes(t))) ||
   (t === "redis" && (values["workers-compare"] || values["cache-compare"]));
 let redis: RedisServer | undefined;
 let cluster: RedisClusterServers | undefined;
@@ -144,7 +153,28 @@ try {
   );
   if (needs("reference")) out(referenceLine(policies.notes));
 
-  if (semiSpace) {
+  if (policyCompare) {
+    const runtimeRoot = reference.runtimeRoot;
+    if (runtimeRoot === undefined) throw new Error("--policy-compare needs the reference (npm run setup)");
+    const copy = join(runtimeRoot, "ratelimit", "config");
+    const chosen =
+      values.scenario === undefined ? ["hot-tenant", "many-tenants"] : scenarios.map((s) => s.name);
+    for (const scenario of chosen.map(findScenario)) {
+      const dataFile = await writeScenario(scenario);
+      const redisOnly: TargetOptions = { ...base, cluster: undefined };
+      const rows = [
+        row("redis, Sluice's policy", redisOnly),
+        row("redis, the reference's copy of the policy", { ...redisOnly, policyDirs: [copy] }),
+        ...referenceRows(scenario, base, reference),
+      ];
+      const runs = await measureRounds(settings, scenario.name, rows, dataFile, rounds);
+      const medians = rows.map((r) => median(runs.get(r.label) ?? []));
+      out(
+        `## policy: ${scenario.name} on Redis, Sluice's policy and the reference's copy\n\n${scenarioTable(medians)}\n\n${roundsList(runs)}${commandList(medians)}\n`,
+      );
+      measurements.push(...[...runs.values()].flat());
+    }
+  } else if (semiSpace) {
     for (const scenario of scenarios) {
       const section = await semiSpaceSection({
         scenario,
