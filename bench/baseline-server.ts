@@ -21,13 +21,16 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { grpcServerOptions, RATE_LIMIT_SERVICE } from "../src/edge/grpc/grpc-server.ts";
+import {
+  grpcServerOptions,
+  RATE_LIMIT_SERVICE,
+  routeRateLimitStreams,
+} from "../src/edge/grpc/grpc-server.ts";
 import {
   rateLimitServiceDefinition,
   serializeRateLimitResponse,
 } from "../src/edge/grpc/service-definition.ts";
-import { routeStreams } from "../src/edge/grpc/stream-router.ts";
-import { isPlainUnaryRequest, serveUnaryStream, type UnaryCallback } from "../src/edge/grpc/unary-stream.ts";
+import type { UnaryCallback } from "../src/edge/grpc/unary-stream.ts";
 import {
   type RateLimitResponse,
   RateLimitResponse_Code,
@@ -96,14 +99,7 @@ async function serveWithGrpcJs(address: string, streamRoute: boolean): Promise<(
       error ? reject(error) : resolve(bound),
     );
   });
-  if (streamRoute) {
-    const ceiling = options["grpc.max_receive_message_length"] as number;
-    routeStreams(server, {
-      path: `/${RATE_LIMIT_SERVICE}/ShouldRateLimit`,
-      wants: isPlainUnaryRequest,
-      serve: (stream, headers) => serveUnaryStream(stream, headers, answer, ceiling),
-    });
-  }
+  if (streamRoute) routeRateLimitStreams(server, answer, options);
   serving(port);
   return () => server.forceShutdown();
 }

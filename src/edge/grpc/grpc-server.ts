@@ -14,7 +14,13 @@ import { RATE_LIMIT_QUOTA_SERVICE, type RateLimitQuotaService } from "./rate-lim
 import { createReflectionService } from "./reflection-service.ts";
 import { rateLimitServiceDefinition } from "./service-definition.ts";
 import { routeStreams } from "./stream-router.ts";
-import { isPlainUnaryRequest, serveUnaryStream, type UnaryCall, type UnaryCallback } from "./unary-stream.ts";
+import {
+  isPlainUnaryRequest,
+  serveUnaryStream,
+  type UnaryCall,
+  type UnaryCallback,
+  type UnaryHandler,
+} from "./unary-stream.ts";
 
 export const RATE_LIMIT_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 
@@ -104,12 +110,7 @@ export async function startGrpcServer(
       (error, bound) => (error ? reject(error) : resolve(bound)),
     );
   });
-  const receiveCeiling = serverOptions["grpc.max_receive_message_length"] as number;
-  routeStreams(server, {
-    path: `/${RATE_LIMIT_SERVICE}/ShouldRateLimit`,
-    wants: isPlainUnaryRequest,
-    serve: (stream, headers) => serveUnaryStream(stream, headers, shouldRateLimit, receiveCeiling),
-  });
+  routeRateLimitStreams(server, shouldRateLimit, serverOptions);
 
   return {
     port,
@@ -130,6 +131,24 @@ export async function startGrpcServer(
       });
     },
   };
+}
+
+/**
+ * Serves plain ShouldRateLimit calls on their HTTP/2 stream (unary-stream.ts) in front of `server`'s
+ * grpc-js dispatcher, with the receive ceiling of its options; after `bindAsync`. Shared with the
+ * benchmark's baseline server, so both measure the same transport.
+ */
+export function routeRateLimitStreams(
+  server: Server,
+  shouldRateLimit: UnaryHandler,
+  serverOptions: ChannelOptions,
+): void {
+  const receiveCeiling = serverOptions["grpc.max_receive_message_length"] as number;
+  routeStreams(server, {
+    path: `/${RATE_LIMIT_SERVICE}/ShouldRateLimit`,
+    wants: isPlainUnaryRequest,
+    serve: (stream, headers) => serveUnaryStream(stream, headers, shouldRateLimit, receiveCeiling),
+  });
 }
 
 /**

@@ -1,14 +1,8 @@
 import { constants, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
-import type { Server } from "@grpc/grpc-js";
+import { type Server, status } from "@grpc/grpc-js";
+import { sendTrailersOnly } from "./trailers-only.ts";
 
 type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => void;
-
-const INTERNAL = Object.freeze({
-  ":status": 200,
-  "content-type": "application/grpc+proto",
-  "grpc-status": "13",
-  "grpc-message": "internal%20error",
-});
 
 /** A route in front of grpc-js: `serve` takes the streams `wants` picks, grpc-js keeps the rest. */
 export interface StreamRoute {
@@ -59,8 +53,8 @@ export function routeStreams(server: Server, route: StreamRoute): void {
           route.serve(stream, headers);
         } catch {
           // A defect in the route ends its stream with INTERNAL, never the process.
-          if (stream.headersSent || stream.closed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-          else stream.respond(INTERNAL, { endStream: true });
+          if (stream.headersSent) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+          else sendTrailersOnly(stream, status.INTERNAL, "internal error");
         }
       },
     );

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { type Deadline, status } from "@grpc/grpc-js";
+import { sendTrailersOnly } from "./trailers-only.ts";
 
 /**
  * One unary gRPC call served straight on its HTTP/2 stream, without grpc-js's per-call machinery
@@ -43,7 +44,6 @@ const REPLY_HEADERS = Object.freeze({
 });
 const OK_TRAILERS = Object.freeze({ "grpc-status": "0", "grpc-message": "OK" });
 const WITH_TRAILERS = Object.freeze({ waitForTrailers: true });
-const END_STREAM = Object.freeze({ endStream: true });
 
 // grpc-timeout: up to 8 digits and a unit (PROTOCOL-HTTP2.md); grpc-js reads it the same way.
 const TIMEOUT = /^(\d{1,8})\s*([HMSmun])$/;
@@ -99,7 +99,8 @@ export function serveUnaryStream(
   let deadline: Deadline = Number.POSITIVE_INFINITY;
   if (timeout !== undefined) {
     const match = TIMEOUT.exec(String(timeout).trim());
-    if (match === null) return sendStatus(stream, status.INTERNAL, `Invalid grpc-timeout value "${timeout}"`);
+    if (match === null)
+      return sendTrailersOnly(stream, status.INTERNAL, `Invalid grpc-timeout value "${timeout}"`);
     deadline = Date.now() + ((Number(match[1]) * (UNIT_MS[match[2] as string] as number)) | 0);
   }
   const call = new StreamCall(stream, deadline);
@@ -116,7 +117,7 @@ export function serveUnaryStream(
       declared = (chunks.length === 1 ? chunk : Buffer.concat(chunks, total)).readUInt32BE(1);
       if (declared > maxReceiveBytes) {
         chunks.length = 0;
-        return sendStatus(
+        return sendTrailersOnly(
           stream,
           status.RESOURCE_EXHAUSTED,
           `Received message larger than max (${declared} vs ${maxReceiveBytes})`,
@@ -125,37 +126,35 @@ export function serveUnaryStream(
     }
     if (declared >= 0 && total > PREFIX_BYTES + declared) {
       chunks.length = 0;
-      sendStatus(stream, status.UNIMPLEMENTED, SECOND_MESSAGE);
+      sendTrailersOnly(stream, status.UNIMPLEMENTED, SECOND_MESSAGE);
     }
   });
   stream.on("end", () => {
     if (stream.headersSent) return;
     const received = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
     const problem = messageProblem(received);
-    if (problem !== undefined) return sendStatus(stream, problem.code, problem.details);
+    if (problem !== undefined) return sendTrailersOnly(stream, problem.code, problem.details);
     call.request = received.subarray(PREFIX_BYTES);
     try {
       handler(call, (error, reply) => {
         if (stream.closed || stream.destroyed || stream.headersSent) return;
-        if (error !== null) return sendStatus(stream, error.code, error.details);
+        if (error !== null) return sendTrailersOnly(stream, error.code, error.details);
         sendMessage(stream, reply ?? EMPTY);
       });
     } catch (error: unknown) {
-      sendStatus(stream, status.INTERNAL, `Server method handler threw error ${String(error)}`);
+      sendTrailersOnly(stream, status.INTERNAL, `Server method handler threw error ${String(error)}`);
     }
   });
 }
 
-/** A unary request is exactly one uncompressed message; anything else is refused as grpc-js does. */
+/**
+ * A unary request is exactly one uncompressed message; anything else is refused as grpc-js does.
+ * Bytes beyond one message were refused as they arrived (serveUnaryStream's 'data' listener).
+ */
 function messageProblem(received: Buffer): { code: status; details: string } | undefined {
   if (received.length === 0) return { code: status.UNIMPLEMENTED, details: "Received no request message" };
-  if (received.length < PREFIX_BYTES) return { code: status.INTERNAL, details: "Truncated request message" };
-  const length = received.readUInt32BE(1);
-  if (received.length < PREFIX_BYTES + length) {
+  if (received.length < PREFIX_BYTES || received.length < PREFIX_BYTES + received.readUInt32BE(1)) {
     return { code: status.INTERNAL, details: "Truncated request message" };
-  }
-  if (received.length > PREFIX_BYTES + length) {
-    return { code: status.UNIMPLEMENTED, details: SECOND_MESSAGE };
   }
   if (received[0] !== 0) {
     return { code: status.INTERNAL, details: "Received a compressed message without a grpc-encoding" };
@@ -171,20 +170,6 @@ function sendMessage(stream: ServerHttp2Stream, message: Buffer): void {
   stream.respond(REPLY_HEADERS, WITH_TRAILERS);
   stream.once("wantTrailers", () => stream.sendTrailers(OK_TRAILERS));
   stream.end(framed);
-}
-
-/** A status without a message: one HEADERS frame that ends the stream ("Trailers-Only"). */
-function sendStatus(stream: ServerHttp2Stream, code: status, details: string): void {
-  if (stream.closed || stream.destroyed || stream.headersSent) return;
-  stream.respond(
-    {
-      ":status": 200,
-      "content-type": "application/grpc+proto",
-      "grpc-status": String(code),
-      "grpc-message": encodeURI(details),
-    },
-    END_STREAM,
-  );
 }
 
 function ignore(): void {}
