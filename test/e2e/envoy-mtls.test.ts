@@ -1,8 +1,8 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { demoCallers, type RunningEnvoy, startEnvoy } from "../support/envoy.ts";
+import { startUpstream } from "../support/loopback-upstream.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 import { type CertificateFiles, createTestPki, type TestPki } from "../support/test-certificates.ts";
 
@@ -58,9 +58,7 @@ describe("the real Envoy asking Sluice over mutual TLS", () => {
       ...["--policy", "deploy/policies"],
       ...["--tls-cert", sluiceCert.certFile, "--tls-key", sluiceCert.keyFile, "--tls-client-ca", ca.certFile],
     ]);
-    upstream = createServer((_request, response) => response.end("ok"));
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-    upstreamPort = (upstream.address() as AddressInfo).port;
+    ({ server: upstream, port: upstreamPort } = await startUpstream("ok"));
   });
 
   afterAll(async () => {

@@ -1,5 +1,4 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type {
@@ -8,6 +7,7 @@ import type {
 } from "../../src/generated/envoy/service/rate_limit_quota/v3/rlqs.ts";
 import type { RateLimitStrategy } from "../../src/generated/envoy/type/v3/ratelimit_strategy.ts";
 import { type RunningEnvoy, startEnvoyOnConfig } from "../support/envoy.ts";
+import { startUpstream } from "../support/loopback-upstream.ts";
 import { type RecordedUsage, type RecordingRlqs, startRecordingRlqs } from "../support/recording-rlqs.ts";
 import {
   DENY_BODY,
@@ -35,14 +35,14 @@ describe("Envoy 1.40's rate_limit_quota filter against a recording RLQS", () => 
 
   beforeAll(async () => {
     rlqs = await startRecordingRlqs();
-    upstream = createServer((_request, response) => response.end("upstream"));
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const started = await startUpstream("upstream");
+    upstream = started.server;
     const at = (port: number) => ({ host: "127.0.0.1", port });
     const config = renderRlqsEnvoyConfig({
       listener: at(0),
       admin: at(0),
       rlqs: at(rlqs.port),
-      upstream: at((upstream.address() as AddressInfo).port),
+      upstream: at(started.port),
     });
     // Two workers: the tests show one stream and one token bucket serve both.
     envoy = await startEnvoyOnConfig(config, { concurrency: 2 });

@@ -1,11 +1,11 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type HostPort, type RunningEnvoy, startEnvoyOnConfig } from "../support/envoy.ts";
+import { startUpstream } from "../support/loopback-upstream.ts";
 import { startRedis, startRedisCluster } from "../support/redis-server.ts";
 import { renderRlqsEnvoyConfig, TENANT_HEADER } from "../support/rlqs-envoy-config.ts";
 import { renderRlsEnvoyConfig } from "../support/rls-envoy-config.ts";
@@ -92,13 +92,13 @@ describe.each(Object.keys(STORES))(
       store = await STORES[name]!();
       const args = ["--policy", dir, ...store.args, "--expected-instances", String(EXPECTED_INSTANCES)];
       sluices.push(...(await Promise.all([startSluice(args), startSluice(args)])));
-      upstream = createServer((_request, response) => response.end("upstream"));
-      await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+      const started = await startUpstream("upstream");
+      upstream = started.server;
       const at = (port: number): HostPort => ({ host: "127.0.0.1", port });
       const common = {
         listener: at(0),
         admin: at(0),
-        upstream: at((upstream.address() as AddressInfo).port),
+        upstream: at(started.port),
       };
       const [a, b] = sluices.map((sluice) => at(Number(sluice.grpcAddress.split(":")[1]))) as [
         HostPort,

@@ -1,11 +1,11 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningEnvoy, startEnvoyOnConfig } from "../support/envoy.ts";
+import { startUpstream } from "../support/loopback-upstream.ts";
 import { scrape, seriesValue } from "../support/metrics-text.ts";
 import { DENY_BODY, renderRlqsEnvoyConfig, TENANT_HEADER } from "../support/rlqs-envoy-config.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
@@ -51,14 +51,14 @@ describe("Sluice as the Rate Limit Quota Service of two Envoys", () => {
     dir = await mkdtemp(join(tmpdir(), "sluice-rlqs-"));
     await writeFile(join(dir, "sluice.yaml"), policy(0));
     sluice = await startSluice(["--policy", dir]);
-    upstream = createServer((_request, response) => response.end("upstream"));
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const started = await startUpstream("upstream");
+    upstream = started.server;
     const at = (port: number) => ({ host: "127.0.0.1", port });
     const config = renderRlqsEnvoyConfig({
       listener: at(0),
       admin: at(0),
       rlqs: at(Number(sluice.grpcAddress.split(":")[1])),
-      upstream: at((upstream.address() as AddressInfo).port),
+      upstream: at(started.port),
     });
     envoys = await Promise.all([startEnvoyOnConfig(config), startEnvoyOnConfig(config)]);
   }, 30_000);
