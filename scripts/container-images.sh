@@ -23,22 +23,15 @@ PROMETHEUS_IMAGE="docker.io/prom/prometheus:v3.5.0"
 MARKER_REPOSITORY="localhost/sluice-stand-in-inputs"
 
 log() { printf 'container-images: %s\n' "$*" >&2; }
+# shellcheck source=scripts/apt-install.sh
+source "$root/scripts/apt-install.sh"
 
 # netavark and aardvark-dns, not CNI: compose services find each other by name through aardvark.
 packages=()
 for package in podman buildah runc uidmap slirp4netns fuse-overlayfs debootstrap netavark aardvark-dns; do
   dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || packages+=("$package")
 done
-if ((${#packages[@]})); then
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    log "missing ${packages[*]} and cannot apt-get install (need root on Debian); install them and rerun"
-    exit 1
-  fi
-  log "apt-get install ${packages[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-fi
+apt_install "${packages[@]}"
 
 # Only what this machine needs, in a drop-in that leaves any containers.conf of the admin alone.
 conf=/etc/containers/containers.conf.d/50-sluice.conf

@@ -16,6 +16,8 @@ GRPCURL_VERSION="v1.9.3"
 RATELIMIT_VERSION="v1.4.1-0.20260122083618-3fb702589d36"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
+# shellcheck source=scripts/apt-install.sh
+source "$root/scripts/apt-install.sh"
 
 apt_packages=()
 command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
@@ -23,14 +25,7 @@ command -v promtool >/dev/null 2>&1 || apt_packages+=(prometheus)
 # The TLS tests make their certificates with openssl.
 command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
 if ((${#apt_packages[@]})); then
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    log "missing ${apt_packages[*]} and cannot apt-get install (need root on Debian); install them and rerun"
-    exit 1
-  fi
-  log "apt-get install ${apt_packages[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+  apt_install "${apt_packages[@]}"
   # The Debian packages start system services; the tests start their own servers on free ports.
   for service in redis-server prometheus; do
     if command -v systemctl >/dev/null 2>&1; then systemctl stop "$service" >/dev/null 2>&1 || true; fi
