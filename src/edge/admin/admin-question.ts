@@ -1,3 +1,7 @@
+import { InvalidRequestError } from "../../limiter/limiter-types.ts";
+import type { ErrorKind } from "../../metrics/metrics.ts";
+import { StoreError } from "../../store/counter-store.ts";
+
 /**
  * The admin endpoints that need the limiter or the store (POST /explain, GET /usage, POST /json,
  * GET /rlconfig) as plain data, apart from HTTP: a question is what the admin port read, an answer
@@ -59,4 +63,16 @@ export function unreadBodyError(unread: UnreadBody): { status: number; message: 
 /** The path a question is asked on, without its query; never throws, whatever the request line. */
 export function questionPath(url: string): string {
   return url.split("?")[0] ?? url;
+}
+
+/**
+ * The one mapping from an error thrown while answering to an HTTP status, as the gRPC edge's
+ * toGrpcErrorStatus does for gRPC: a request it cannot take is 400, a store that cannot be asked
+ * 503 (its words kept), anything else 500 with no detail. `kind` is the metrics label.
+ */
+export function httpErrorStatus(error: unknown): { status: number; kind: ErrorKind; message: string } {
+  if (error instanceof InvalidRequestError)
+    return { status: 400, kind: "invalid_argument", message: error.message };
+  if (error instanceof StoreError) return { status: 503, kind: "unavailable", message: error.message };
+  return { status: 500, kind: "internal", message: "internal error" };
 }

@@ -1,10 +1,9 @@
 import type { Explainer } from "../../limiter/explain-call.ts";
-import { InvalidRequestError } from "../../limiter/limiter-types.ts";
 import type { PolicyTable } from "../../policy/policy-types.ts";
-import { StoreError } from "../../store/counter-store.ts";
 import {
   type AdminAnswer,
   type AnswerQuestion,
+  httpErrorStatus,
   questionPath,
   STORE_BUDGET_MS,
   unreadBodyError,
@@ -78,9 +77,8 @@ async function answer(ask: () => Promise<unknown>): Promise<AdminAnswer> {
   try {
     return explainAnswer(200, await ask());
   } catch (error: unknown) {
-    if (error instanceof InvalidRequestError) return explainError(400, error.message);
     if (error instanceof NotFound) return explainError(404, error.message);
-    if (error instanceof StoreError) return explainError(503, error.message);
-    return explainError(500, "internal error");
+    const { status, message } = httpErrorStatus(error);
+    return explainError(status, message);
   }
 }

@@ -1,13 +1,12 @@
 import { STATUS_CODES } from "node:http";
-import { InvalidRequestError } from "../../limiter/limiter-types.ts";
 import type { RateLimiter } from "../../limiter/rate-limiter.ts";
-import type { ErrorKind, Metrics } from "../../metrics/metrics.ts";
+import type { Metrics } from "../../metrics/metrics.ts";
 import type { PolicyTable } from "../../policy/policy-types.ts";
-import { StoreError } from "../../store/counter-store.ts";
 import {
   type AdminAnswer,
   type AdminQuestion,
   type AnswerQuestion,
+  httpErrorStatus,
   questionPath,
   STORE_BUDGET_MS,
   unreadBodyError,
@@ -78,19 +77,10 @@ async function decide(
       body: JSON.stringify(rateLimitResponseJson(decision)),
     };
   } catch (error: unknown) {
-    const { status, kind } = errorStatus(error);
+    const { status, kind, message } = httpErrorStatus(error);
     metrics.recordError(kind);
-    return referenceError(
-      status,
-      error instanceof Error && status !== 500 ? error.message : "internal error",
-    );
+    return referenceError(status, message);
   }
-}
-
-function errorStatus(error: unknown): { status: number; kind: ErrorKind } {
-  if (error instanceof InvalidRequestError) return { status: 400, kind: "invalid_argument" };
-  if (error instanceof StoreError) return { status: 503, kind: "unavailable" };
-  return { status: 500, kind: "internal" };
 }
 
 /** A refusal as these endpoints word it: `Bad Request: <what is wrong>`, in plain text. */
