@@ -36,3 +36,22 @@ function calls(info: string, command: string): number {
   const match = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, "m").exec(info);
   return match === null ? 0 : Number(match[1]);
 }
+
+/** What one command cost a Redis server so far, from INFO commandstats (calls, µs inside the command). */
+export interface CommandCost {
+  readonly calls: number;
+  readonly usec: number;
+}
+
+/**
+ * INFO commandstats of one server, by command. A script's own line (evalsha) holds everything the
+ * script did; the commands it ran are also on their own lines, with only their own time.
+ */
+export async function commandCosts(port: number): Promise<Map<string, CommandCost>> {
+  const { stdout } = await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "info", "commandstats"]);
+  const costs = new Map<string, CommandCost>();
+  for (const match of stdout.matchAll(/^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/gm)) {
+    costs.set(match[1] as string, { calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return costs;
+}
