@@ -12,7 +12,7 @@ export const KEY_PREFIX = "sluice:";
 
 /**
  * Extra lifetime of a slot key beyond the 2W it is read for, in milliseconds: covers clock skew
- * between the instant a slot is last charged and the last read of it as "previous".
+ * between the instant a slot is first charged and the last read of it as "previous".
  */
 export const SLOT_TTL_MARGIN_MS = 1000;
 
@@ -41,8 +41,9 @@ export function slotKey(base: string, windowMs: number, slot: number): string {
 }
 
 /**
- * How long a slot key lives after its last charge, in milliseconds. A slot is read as "current"
- * for one window length and as "previous" for the next, so it must outlive its start by 2W.
+ * How long a slot key lives after its first charge, in milliseconds. A slot is charged and read as
+ * "current" for one window length and read as "previous" for the next, so it must outlive its start
+ * by 2W; its first charge is at or after its start, so the lifetime is set once, when it is created.
  */
 export function slotTtlMs(windowMs: number): number {
   return 2 * windowMs + SLOT_TTL_MARGIN_MS;

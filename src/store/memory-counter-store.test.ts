@@ -56,20 +56,29 @@ describe("MemoryCounterStore", () => {
     expect(check.counts[0]?.[0]).toEqual({ current: 0, previous: 0, passed: true });
   });
 
-  it("restarts a slot's lifetime on every charge, like PEXPIRE", async () => {
+  it("gives a slot its lifetime at its first charge, as the Redis charge script does", async () => {
     const s = open();
     await s.charge([descriptor(5, 1)]);
-    now = T0 + WINDOW_MS - 1; // still slot 0
+    now = T0 + WINDOW_MS - 1; // still slot 0: a later charge leaves the lifetime as it is
     await s.charge([descriptor(5, 1)]);
+    now = T0 + 2 * WINDOW_MS + 999;
+    s.sweep();
+    expect(s.size).toBe(1);
+    now = T0 + 2 * WINDOW_MS + 1000; // 2W + margin after the first charge
+    s.sweep();
+    expect(s.size).toBe(0);
+  });
+
+  it("extends a slot's lifetime when refused hits are added, as the Redis add script does", async () => {
+    const s = open();
+    await s.charge([descriptor(5, 1)]);
+    now = T0 + WINDOW_MS - 1;
+    s.addHits([
+      { counterKey: counterKey("memory-test"), windowMs: WINDOW_MS, slot: T0 / WINDOW_MS, hits: 2 },
+    ]);
     now = T0 + 2 * WINDOW_MS + 1000;
     s.sweep();
     expect(s.size).toBe(1);
-    // Slot 0 is two slots back now: not even read as "previous".
-    expect((await s.charge([descriptor(5, 0)])).counts[0]?.[0]).toEqual({
-      current: 0,
-      previous: 0,
-      passed: true,
-    });
     now = T0 + 3 * WINDOW_MS + 999;
     s.sweep();
     expect(s.size).toBe(0);

@@ -119,8 +119,11 @@ export class MemoryCounterStore implements CounterStore {
       // A counter evicted or swept since the refusal starts again from 0, as it would for a charge.
       if (slots === undefined) continue;
       roll(slots, Math.max(slots.k, slot), nowMs);
-      if (slot === slots.k) add(slots, n, slotTtlMs(windowMs), nowMs);
-      else if (slot === slots.k - 1) slots.previous += n;
+      if (slot === slots.k) {
+        // Like the add script: INCRBY, and a lifetime only ever extended.
+        slots.current += n;
+        slots.currentExpiresAt = Math.max(slots.currentExpiresAt, nowMs + slotTtlMs(windowMs));
+      } else if (slot === slots.k - 1) slots.previous += n;
     }
   }
 
@@ -253,11 +256,13 @@ function slotsAt(slots: WindowSlots | undefined, windowMs: number, nowMs: number
 }
 
 /**
- * Like INCRBY then PEXPIRE on slot k: returns the count after adding (which includes an earlier
- * descriptor's charge to the same counter in this request, as in Redis).
+ * Like the charge script's INCRBY on slot k, with its PEXPIRE when the slot starts (a slot is
+ * charged only during its own window, so a lifetime from its first charge covers its last read):
+ * returns the count after adding (which includes an earlier descriptor's charge to the same counter
+ * in this request, as in Redis).
  */
 function add(slots: WindowSlots, cost: number, ttlMs: number, nowMs: number): number {
+  if (slots.current === 0) slots.currentExpiresAt = nowMs + ttlMs;
   slots.current += cost;
-  slots.currentExpiresAt = nowMs + ttlMs;
   return slots.current;
 }

@@ -31,7 +31,7 @@ return charge(1, #KEYS, 1)
  * requests' keys may live in any slot), decided one after another exactly as consecutive
  * CHARGE_SCRIPT calls at the same instant would decide them: each sees the hits the earlier ones
  * charged. It saves the call's own cost per request (EVALSHA, TIME) and, for requests on the same
- * counters (a hot tenant), the GETs of slots already read and repeated PEXPIREs.
+ * counters (a hot tenant), the reads of slots already read.
  *   KEYS     every request's keys, request after request
  *   ARGV[1]  number of requests
  *   then per request: its key count, its argument count, then its CHARGE_SCRIPT arguments.
@@ -68,87 +68,87 @@ function chargeFunction(): string {
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
--- Slot keys read so far by this script call, by key: { c, p } as they stand, c kept up to date
--- with every INCRBY, so a later request of the same call sees what an earlier one charged.
-local slots = {}
--- Slot keys given their lifetime by this call: every charge of one call has the same now, so one
--- PEXPIRE per key sets what a PEXPIRE after each INCRBY would.
-local expiring = {}
+-- Slot keys read so far by this script call: current (kept up to date with every INCRBY, so a
+-- later request of the same call sees what an earlier one charged) and previous count, by key.
+local current, previous = {}, {}
+-- By window length: the end of the keys of its current and previous slot, ':<windowMs>:<k>' and
+-- ':<windowMs>:<k - 1>', the same for every counter at this call's now.
+local suffixes = {}
+-- What the request being decided charges to each slot key (a counter named twice adds up), valid
+-- where planned_by matches its number.
+local planned, planned_by = {}, {}
+local request = 0
+-- The windows of the request being decided, in order, one entry per array; reused by the next.
+local w_key, w_ms, w_limit, w_limit_arg, w_passed, w_cost, w_cost_arg, w_counts_refused = {}, {}, {}, {}, {}, {}, {}, {}
 
 local function charge(first_key, key_count, arg)
-  local descriptors = {}
-  -- What this request charges to each slot key, in the order of its descriptors.
-  local planned = {}
+  request = request + 1
+  local windows = 0
   local enforced_failed = false
 
   for i = first_key, first_key + key_count - 1 do
-    local d = {
-      mode = ARGV[arg],
-      cost = tonumber(ARGV[arg + 1]),
-      -- INCRBY gets the cost as sent: a Lua number would be reformatted with %.14g.
-      cost_arg = ARGV[arg + 1],
-      count_rejected = ARGV[arg + 2] == '1',
-      windows = {},
-      failed = false,
-    }
+    local enforced = ARGV[arg] == 'enforced'
+    -- INCRBY gets the cost as sent: a Lua number would be reformatted with %.14g.
+    local cost_arg = ARGV[arg + 1]
+    local cost = tonumber(cost_arg)
+    local counts_refused = ARGV[arg + 2] == '1'
     local n = tonumber(ARGV[arg + 3])
     arg = arg + 4
-    for j = 1, n do
+    for _ = 1, n do
       local window_arg = ARGV[arg]
       local w = tonumber(window_arg)
-      local limit = tonumber(ARGV[arg + 1])
+      local limit_arg = ARGV[arg + 1]
+      local limit = tonumber(limit_arg)
       arg = arg + 2
-      -- Slot numbers stay below 2^53, so %d prints them exactly like JavaScript does.
-      local k = math.floor(now / w)
-      local prefix = KEYS[i] .. ':' .. window_arg .. ':'
-      local key = prefix .. string.format('%d', k)
-      local slot = slots[key]
-      if slot == nil then
-        slot = {
-          c = tonumber(redis.call('GET', key) or '0'),
-          p = tonumber(redis.call('GET', prefix .. string.format('%d', k - 1)) or '0'),
-        }
-        slots[key] = slot
+      local suffix = suffixes[window_arg]
+      if suffix == nil then
+        -- Slot numbers stay below 2^53, so %d prints them exactly like JavaScript does.
+        local k = math.floor(now / w)
+        suffix = { ':' .. window_arg .. ':' .. string.format('%d', k), ':' .. window_arg .. ':' .. string.format('%d', k - 1) }
+        suffixes[window_arg] = suffix
+      end
+      local key = KEYS[i] .. suffix[1]
+      local c = current[key]
+      if c == nil then
+        local both = redis.call('MGET', key, KEYS[i] .. suffix[2])
+        c = tonumber(both[1] or '0')
+        current[key] = c
+        previous[key] = tonumber(both[2] or '0')
       end
       -- admission.ts estimate(): E = p * (1 - elapsed fraction of slot k) + c
-      local e = slot.p * (1 - (now % w) / w) + slot.c
+      local e = previous[key] * (1 - (now % w) / w) + c
       -- admission.ts windowPasses(): E + h <= L, E taken before any accounting, plus what earlier
-      -- descriptors of this request charge to the same counter (a counter named twice adds up).
-      local earlier = planned[key] or 0
-      local passed = e + earlier + d.cost <= limit
-      planned[key] = earlier + d.cost
-      if not passed then d.failed = true end
-      -- counter-key.ts slotTtlMs(): 2W + margin, in ms
-      local ttl = string.format('%d', 2 * w + ${SLOT_TTL_MARGIN_MS})
-      d.windows[j] = { key = key, ttl = ttl, slot = slot, limit = limit, limit_arg = ARGV[arg - 1], passed = passed }
+      -- descriptors of this request charge to the same counter.
+      local earlier = planned_by[key] == request and planned[key] or 0
+      local passed = e + earlier + cost <= limit
+      planned[key] = earlier + cost
+      planned_by[key] = request
+      if not passed and enforced then enforced_failed = true end
+      windows = windows + 1
+      w_key[windows], w_ms[windows], w_limit[windows], w_limit_arg[windows] = key, w, limit, limit_arg
+      w_passed[windows], w_cost[windows], w_cost_arg[windows], w_counts_refused[windows] = passed, cost, cost_arg, counts_refused
     end
-    if d.failed and d.mode == 'enforced' then enforced_failed = true end
-    descriptors[#descriptors + 1] = d
   end
 
   -- admission.ts isAdmitted(), restricted to what this call can know for certain.
   local admitted = not enforced_failed
 
   local reply = { now, admitted and 1 or 0 }
-  for i = 1, #descriptors do
-    local d = descriptors[i]
-    local charged = d.cost > 0 and (admitted or d.count_rejected)
-    for j = 1, #d.windows do
-      local win = d.windows[j]
-      if charged then
-        -- admission.ts chargedHits(): a refused call adds at most the window's limit.
-        local hits = d.cost_arg
-        if not admitted and d.cost > win.limit then hits = win.limit_arg end
-        win.slot.c = redis.call('INCRBY', win.key, hits)
-        if not expiring[win.key] then
-          redis.call('PEXPIRE', win.key, win.ttl)
-          expiring[win.key] = true
-        end
-      end
-      reply[#reply + 1] = win.slot.c
-      reply[#reply + 1] = win.slot.p
-      reply[#reply + 1] = win.passed and 1 or 0
+  for j = 1, windows do
+    local key = w_key[j]
+    if w_cost[j] > 0 and (admitted or w_counts_refused[j]) then
+      -- admission.ts chargedHits(): a refused call adds at most the window's limit.
+      local hits = w_cost_arg[j]
+      if not admitted and w_cost[j] > w_limit[j] then hits = w_limit_arg[j] end
+      local fresh = current[key] == 0
+      current[key] = redis.call('INCRBY', key, hits)
+      -- counter-key.ts slotTtlMs(): 2W + margin. Set when the slot key is created: it is charged
+      -- only during its own slot, so 2W + margin from its first charge covers its last read.
+      if fresh then redis.call('PEXPIRE', key, string.format('%d', 2 * w_ms[j] + ${SLOT_TTL_MARGIN_MS})) end
     end
+    reply[3 * j] = current[key]
+    reply[3 * j + 1] = previous[key]
+    reply[3 * j + 2] = w_passed[j] and 1 or 0
   end
   return reply
 end

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REFUSED_HITS_FLUSH_MS } from "../../src/cli/fast-path-options.ts";
+import { slotTtlMs } from "../../src/store/counter-key.ts";
 import { CHARGE_SCRIPT } from "../../src/store/redis-charge-script.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
@@ -22,9 +23,10 @@ async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   return calls;
 }
 
-// Counts what reaches Redis, through the real service: one script call per decision, however
-// many descriptors and windows it charges, and none while a refused call is in the local cache.
-describe("Redis round trips per decision", () => {
+// What reaches Redis, through the real service: one script call per decision, however many
+// descriptors and windows it charges, none while a refused call is in the local cache, and slot
+// keys that expire.
+describe("Redis round trips per decision and slot key lifetimes", () => {
   let redis: RedisServer;
   let admin: Redis;
   let sluice: SluiceProcess;
@@ -98,5 +100,41 @@ describe("Redis round trips per decision", () => {
     expect(writes).toBeGreaterThan(0);
     expect(writes).toBeLessThanOrEqual(SLOT_KEYS * flushes);
     expect(writes).toBeLessThan(CALLS - 11);
+  });
+
+  // Every slot key the charge and add scripts write must expire (or Redis fills up with dead slots),
+  // but not before its last read: slot k is read as "previous" until the end of slot k + 1.
+  it("gives every slot key a lifetime from the end of its next slot to 2W + margin after its first charge", async () => {
+    // Admitted calls, refused calls answered by Redis and refused calls answered by the local cache
+    // (their hits reach Redis later, through the add script), on fresh and on existing keys.
+    for (let i = 0; i < 30; i++) {
+      await client.shouldRateLimit({
+        domain: "api",
+        descriptors: [
+          {
+            entries: [
+              { key: "tenant", value: `lifetimes-${i % 3}` },
+              { key: "plan", value: "free" },
+            ],
+          },
+          { entries: [{ key: "api_key", value: `lifetimes-key-${i % 2}` }] },
+        ],
+      });
+    }
+    await sleep(3 * REFUSED_HITS_FLUSH_MS);
+
+    const keys = await admin.keys("sluice:{*}:*:*");
+    // At least these calls' three tenants with a minute and a day window, two API keys with an hour window.
+    expect(keys.length).toBeGreaterThanOrEqual(3 * 2 + 2);
+    const [seconds = 0, micros = 0] = await admin.time();
+    const nowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    for (const key of keys) {
+      const [, windowMs, slot] = /:(\d+):(\d+)$/.exec(key)?.map(Number) as number[];
+      const ttlMs = await admin.pttl(key);
+      const expiresAt = nowMs + ttlMs;
+      expect(ttlMs, key).toBeGreaterThan(0);
+      expect(ttlMs, key).toBeLessThanOrEqual(slotTtlMs(windowMs as number));
+      expect(expiresAt, key).toBeGreaterThanOrEqual(((slot as number) + 2) * (windowMs as number));
+    }
   });
 });
