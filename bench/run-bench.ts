@@ -239,6 +239,14 @@ try {
         row("redis --workers 2 (unpinned)", { ...redisOnly, workers: 2, pinTo: undefined }),
         dataFile,
       ),
+      // No --workers: Sluice starts one worker per CPU it may run on (os.availableParallelism(), which
+      // follows the affinity mask and a cgroup's CPU quota), here the one CPU the reference gets too.
+      await measure(
+        settings,
+        scenario.name,
+        row("redis, default workers (CPU 0)", { ...redisOnly, workers: undefined }),
+        dataFile,
+      ),
     ];
     out(
       `## workers: many-tenants on Redis, ghz on CPU 1\n\n${scenarioTable(rows)}\n\n${commandList(rows)}\n`,
