@@ -3,12 +3,12 @@
 // Its µs per call is what Sluice adds on top of grpc-js; it varies far less with other load on the
 // machine than a ghz run does, so it is the figure to compare before and after a change.
 //
-// With `--store redis` it decides on a redis-server of its own, `--concurrency` calls in flight (as
+// With `--store redis` (or `redis-cluster`, three nodes) it decides on Redis servers of its own, `--concurrency` calls in flight (as
 // ghz keeps 50), and also reports what Redis spent per decision (INFO cpu deltas) and how many
 // script calls carried them: the figure to compare when the charge script changes.
 //
 //   node bench/decision-path.ts [--scenario many-tenants] [--calls 200000] [--cache-size 10000]
-//                               [--store memory|redis] [--concurrency 50] [--commands]
+//                               [--store memory|redis|redis-cluster] [--concurrency 50] [--commands]
 // `--commands` adds INFO commandstats per decision: the script's line holds all it did, the lines of
 // the commands it ran only their own time, so the difference is what the script spends around them.
 import { parseArgs } from "node:util";
@@ -24,7 +24,7 @@ import { parseSettings } from "../src/settings/settings.ts";
 import type { CounterStore } from "../src/store/counter-store.ts";
 import { MemoryCounterStore } from "../src/store/memory-counter-store.ts";
 import { RedisCounterStore } from "../src/store/redis-counter-store.ts";
-import { type RedisServer, startRedis } from "../test/support/redis-server.ts";
+import { startRedis, startRedisCluster } from "../test/support/redis-server.ts";
 import { type CommandCost, commandCosts, redisWork } from "./redis-info.ts";
 import { findScenario } from "./scenarios.ts";
 
@@ -38,7 +38,8 @@ const { values } = parseArgs({
     commands: { type: "boolean", default: false },
   },
 });
-if (values.store !== "memory" && values.store !== "redis") throw new Error("--store is memory or redis");
+const STORES = ["memory", "redis", "redis-cluster"];
+if (!STORES.includes(values.store)) throw new Error(`--store is one of ${STORES.join(", ")}`);
 
 const parsed = parseSettings(
   ["--policy", "deploy/policies", "--policy", "bench/policies", "--local-cache-size", values["cache-size"]],
@@ -49,11 +50,19 @@ const loaded = await loadPolicies(parsed.settings.policyPaths);
 if (!loaded.ok) throw new Error("the benchmark policies do not load");
 const table = loaded.table;
 const metrics = createMetrics();
-const redis: RedisServer | undefined = values.store === "redis" ? await startRedis() : undefined;
+/** The Redis servers the store runs on (their ports, for INFO), and how to stop them. */
+const redis =
+  values.store === "redis"
+    ? await startRedis().then((one) => ({ ports: [one.port], target: { url: one.url }, stop: one.stop }))
+    : values.store === "redis-cluster"
+      ? await startRedisCluster().then((c) => ({
+          ports: c.servers.map((server) => server.port),
+          target: { clusterNodes: c.nodes },
+          stop: c.stop,
+        }))
+      : undefined;
 const store: CounterStore =
-  redis === undefined
-    ? new MemoryCounterStore({ clock: systemClock })
-    : new RedisCounterStore({ url: redis.url });
+  redis === undefined ? new MemoryCounterStore({ clock: systemClock }) : new RedisCounterStore(redis.target);
 const limiter = createRateLimiter({
   policy: () => table,
   store,
@@ -109,11 +118,11 @@ const calls = Number(values.calls);
 const inFlight = redis === undefined ? 1 : Number(values.concurrency);
 try {
   await run(Math.min(calls, 50_000), inFlight); // JIT warm-up
-  const before = redis && (await redisWork([redis.port]));
-  const commandsBefore = redis && values.commands ? await commandCosts(redis.port) : undefined;
+  const before = redis && (await redisWork(redis.ports));
+  const commandsBefore = redis && values.commands ? await commandCosts(redis.ports) : undefined;
   const perCall = await run(calls, inFlight);
-  const after = redis && (await redisWork([redis.port]));
-  const commandsAfter = redis && values.commands ? await commandCosts(redis.port) : undefined;
+  const after = redis && (await redisWork(redis.ports));
+  const commandsAfter = redis && values.commands ? await commandCosts(redis.ports) : undefined;
   let line = `${values.scenario}: ${perCall.toFixed(1)} µs per call (${calls} calls, ${values.store} store`;
   if (before && after) {
     const cpu = ((after.cpuSeconds - before.cpuSeconds) * 1e6) / calls;

@@ -44,14 +44,26 @@ export interface CommandCost {
 }
 
 /**
- * INFO commandstats of one server, by command. A script's own line (evalsha) holds everything the
- * script did; the commands it ran are also on their own lines, with only their own time.
+ * INFO commandstats by command, summed over the servers given (a Cluster's nodes). A script's own line
+ * (evalsha) holds everything the script did; the commands it ran are also on their own lines, with
+ * only their own time.
  */
-export async function commandCosts(port: number): Promise<Map<string, CommandCost>> {
-  const { stdout } = await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "info", "commandstats"]);
+export async function commandCosts(ports: readonly number[]): Promise<Map<string, CommandCost>> {
   const costs = new Map<string, CommandCost>();
-  for (const match of stdout.matchAll(/^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/gm)) {
-    costs.set(match[1] as string, { calls: Number(match[2]), usec: Number(match[3]) });
+  for (const port of ports) {
+    const { stdout } = await run("redis-cli", [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "info",
+      "commandstats",
+    ]);
+    for (const match of stdout.matchAll(/^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/gm)) {
+      const name = match[1] as string;
+      const sum = costs.get(name) ?? { calls: 0, usec: 0 };
+      costs.set(name, { calls: sum.calls + Number(match[2]), usec: sum.usec + Number(match[3]) });
+    }
   }
   return costs;
 }
