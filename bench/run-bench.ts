@@ -239,8 +239,8 @@ try {
         row("redis --workers 2 (unpinned)", { ...redisOnly, workers: 2, pinTo: undefined }),
         dataFile,
       ),
-      // No --workers: Sluice starts one worker per CPU it may run on (os.availableParallelism(), which
-      // follows the affinity mask and a cgroup's CPU quota), here the one CPU the reference gets too.
+      // No --workers: Sluice starts one worker per CPU it may run on (os.availableParallelism() follows
+      // the CPU affinity), here the one CPU the reference gets too.
       await measure(
         settings,
         scenario.name,

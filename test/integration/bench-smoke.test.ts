@@ -82,3 +82,21 @@ describe("npm run bench (smoke mode)", () => {
     },
   );
 });
+
+// bench/decision-path.ts on a Redis of its own: the tool the charge script is compared with.
+describe("bench/decision-path.ts --store redis (smoke)", () => {
+  it("decides on its own redis-server and reports Redis CPU, script calls and commands per decision", async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ["bench/decision-path.ts", "--store", "redis", "--calls", "2000", "--commands"],
+      { cwd: ROOT, timeout: 60_000 },
+    );
+    const line = /Redis ([\d.]+) µs CPU and ([\d.]+) script calls per decision/.exec(stdout);
+    expect(Number(line?.[1])).toBeGreaterThan(0);
+    // 50 calls in flight share script calls (CHARGE_MANY), at most one per decision.
+    expect(Number(line?.[2])).toBeGreaterThan(0);
+    expect(Number(line?.[2])).toBeLessThanOrEqual(1);
+    expect(stdout).toMatch(/^ {2}evalsha: [\d.]+ calls, [\d.]+ µs per decision$/m);
+    expect(stdout).toMatch(/^ {2}incrby: [\d.]+ calls, /m);
+  });
+});
