@@ -25,7 +25,7 @@ import type { CounterStore } from "../src/store/counter-store.ts";
 import { MemoryCounterStore } from "../src/store/memory-counter-store.ts";
 import { RedisCounterStore } from "../src/store/redis-counter-store.ts";
 import { startRedis, startRedisCluster } from "../test/support/redis-server.ts";
-import { type CommandCost, commandCosts, redisWork } from "./redis-info.ts";
+import { type CommandCost, redisWork } from "./redis-info.ts";
 import { findScenario } from "./scenarios.ts";
 
 const { values } = parseArgs({
@@ -100,7 +100,10 @@ async function run(calls: number, inFlight: number): Promise<number> {
 }
 
 /** `--commands`: each command's calls and µs per decision over the measured run, costliest first. */
-function perDecision(before: Map<string, CommandCost>, after: Map<string, CommandCost>): string {
+function perDecision(
+  before: ReadonlyMap<string, CommandCost>,
+  after: ReadonlyMap<string, CommandCost>,
+): string {
   const rows = [...after]
     .map(([name, cost]) => ({
       name,
@@ -119,10 +122,8 @@ const inFlight = redis === undefined ? 1 : Number(values.concurrency);
 try {
   await run(Math.min(calls, 50_000), inFlight); // JIT warm-up
   const before = redis && (await redisWork(redis.ports));
-  const commandsBefore = redis && values.commands ? await commandCosts(redis.ports) : undefined;
   const perCall = await run(calls, inFlight);
   const after = redis && (await redisWork(redis.ports));
-  const commandsAfter = redis && values.commands ? await commandCosts(redis.ports) : undefined;
   let line = `${values.scenario}: ${perCall.toFixed(1)} µs per call (${calls} calls, ${values.store} store`;
   if (before && after) {
     const cpu = ((after.cpuSeconds - before.cpuSeconds) * 1e6) / calls;
@@ -130,7 +131,7 @@ try {
     line += `, ${inFlight} in flight); Redis ${cpu.toFixed(1)} µs CPU and ${scripts.toFixed(2)} script calls per decision`;
   } else line += ")";
   process.stdout.write(`${line}\n`);
-  if (commandsBefore && commandsAfter) process.stdout.write(perDecision(commandsBefore, commandsAfter));
+  if (before && after && values.commands) process.stdout.write(perDecision(before.commands, after.commands));
 } finally {
   await store.close();
   await redis?.stop();
