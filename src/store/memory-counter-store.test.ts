@@ -64,6 +64,12 @@ describe("MemoryCounterStore", () => {
     now = T0 + 2 * WINDOW_MS + 999;
     s.sweep();
     expect(s.size).toBe(1);
+    // Slot 0 is two slots back now: not even read as "previous".
+    expect((await s.charge([descriptor(5, 0)])).counts[0]?.[0]).toEqual({
+      current: 0,
+      previous: 0,
+      passed: true,
+    });
     now = T0 + 2 * WINDOW_MS + 1000; // 2W + margin after the first charge
     s.sweep();
     expect(s.size).toBe(0);
