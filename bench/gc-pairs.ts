@@ -1,0 +1,139 @@
+// Young-generation pauses of two Sluice checkouts, side by side: interleaved runs at a fixed call
+// rate, each server started fresh under `node --trace-gc`, reporting the client's tail and what the
+// scavenges cost (their count, total and longest pause, and what each left in the old generation).
+// The bytes a scavenge leaves behind vary far less between runs than a p99 does, so they are the
+// figure to compare when a change is meant to shorten the pauses.
+//
+//   node bench/gc-pairs.ts --tree before=/path/to/old/checkout --tree after=. [--scenario hot-tenant]
+//                          [--store redis|memory] [--rps 4600] [--duration 10s] [--pairs 3]
+//                          [--warmup-calls 20000]
+//
+// Each tree runs its own bin/sluice.js (`--workers 1`, pinned to CPU 0 as in run-bench.ts, ghz on
+// CPU 1) against one Redis started here and flushed before every run. `--rps 0` is the closed loop.
+
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { startProcess } from "../test/support/process.ts";
+import { type RedisServer, redisCli, startRedis } from "../test/support/redis-server.ts";
+import { type GhzOptions, runGhz } from "./ghz-run.ts";
+import { loadAverages, machineInfo } from "./machine-info.ts";
+import { machineLine } from "./report.ts";
+import { findScenario } from "./scenarios.ts";
+import { type GcSummary, summariseTraceGc } from "./trace-gc.ts";
+
+const { values } = parseArgs({
+  options: {
+    tree: { type: "string", multiple: true },
+    scenario: { type: "string", default: "hot-tenant" },
+    store: { type: "string", default: "redis" },
+    rps: { type: "string", default: "4600" },
+    duration: { type: "string", default: "10s" },
+    pairs: { type: "string", default: "3" },
+    "warmup-calls": { type: "string", default: "20000" },
+  },
+});
+if (values.store !== "redis" && values.store !== "memory") throw new Error("--store is redis or memory");
+const trees = (values.tree ?? ["this=."]).map((spec) => {
+  const at = spec.indexOf("=");
+  if (at <= 0) throw new Error(`--tree takes NAME=DIR, not "${spec}"`);
+  return { name: spec.slice(0, at), dir: resolve(spec.slice(at + 1)) };
+});
+const rps = Number(values.rps);
+const pinned = availableParallelism() >= 2;
+const scenario = findScenario(values.scenario);
+
+interface Run {
+  readonly tree: string;
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly gc: GcSummary;
+  /** Bytes left in the old generation per call: promoted per scavenge × scavenges ÷ calls. */
+  readonly promotedPerCallKb: number;
+  readonly load: string;
+}
+
+const OUTPUT_LIMIT = 256 * 1024;
+
+async function measureTree(tree: { name: string; dir: string }, dataFile: string, redis?: RedisServer) {
+  if (redis !== undefined) await redisCli(["-p", String(redis.port), "flushall"]);
+  const load = loadAverages();
+  const args = [
+    "--trace-gc",
+    "bin/sluice.js",
+    "serve",
+    ...["--policy", "deploy/policies", "--policy", "bench/policies", "--workers", "1"],
+    ...["--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"],
+    ...(redis === undefined ? [] : ["--redis-url", redis.url]),
+  ];
+  const command = pinned ? "taskset" : process.execPath;
+  const server = await startProcess({
+    name: tree.name,
+    command,
+    args: pinned ? ["-c", "0", process.execPath, ...args] : args,
+    cwd: tree.dir,
+    ready: { output: /"msg":"serving"[^\n]*\n/ },
+  });
+  try {
+    const port = /"grpcPort":(\d+)/.exec(server.output())?.[1];
+    if (port === undefined) throw new Error(`${tree.name}: no port in its output:\n${server.output()}`);
+    const load$ = (extra: Partial<GhzOptions>): GhzOptions => ({
+      address: `127.0.0.1:${port}`,
+      dataFile,
+      concurrency: 50,
+      connections: 4,
+      cpus: 1,
+      pinTo: pinned ? "1" : undefined,
+      ...extra,
+    });
+    await runGhz(load$({ total: Number(values["warmup-calls"]) }));
+    const from = server.output().length;
+    const result = await runGhz(load$({ duration: values.duration, ...(rps > 0 ? { rps } : {}) }));
+    const output = server.output();
+    if (output.length >= OUTPUT_LIMIT) throw new Error(`${tree.name}: too much output to read its GC lines`);
+    const gc = summariseTraceGc(output.slice(from));
+    return {
+      tree: tree.name,
+      rps: result.rps,
+      ...result.latency,
+      gc,
+      promotedPerCallKb: (gc.promotedPerScavengeMb * 1e3 * gc.scavenges) / result.count,
+      load,
+    } satisfies Run;
+  } finally {
+    await server.stop(15_000);
+  }
+}
+
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "–");
+const line = (r: Run) =>
+  `| ${r.tree} | ${Math.round(r.rps)} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.p999)} | ${r.gc.scavenges} | ` +
+  `${Math.round(r.gc.scavengeMs)} | ${f1(r.gc.longestScavengeMs)} | ${f1(r.gc.promotedPerScavengeMb)} | ` +
+  `${f1(r.promotedPerCallKb)} | ${r.gc.markCompacts}, ${Math.round(r.gc.markCompactMs)} | ${r.load} |`;
+
+const work = await mkdtemp(join(tmpdir(), "sluice-gc-pairs-"));
+const redis = values.store === "redis" ? await startRedis() : undefined;
+const out = (text: string) => process.stdout.write(`${text}\n`);
+try {
+  const dataFile = join(work, `${scenario.name}.json`);
+  await writeFile(dataFile, JSON.stringify(scenario.requests()));
+  out(`${machineLine(machineInfo())}`);
+  out(
+    `${scenario.name} on ${values.store}, ${rps > 0 ? `${rps} calls/s` : "closed loop"}, ${values.duration} per run, ` +
+      `${values.pairs} interleaved rounds, server ${pinned ? "on CPU 0, ghz on CPU 1" : "unpinned"}`,
+  );
+  out("");
+  out(
+    "| tree | RPS | p50 ms | p99 ms | p99.9 ms | scavenges | scavenge ms | longest ms | MB left per scavenge | KB left per call | mark-compacts, ms | load before |",
+  );
+  out("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (let round = 0; round < Number(values.pairs); round++) {
+    for (const tree of trees) out(line(await measureTree(tree, dataFile, redis)));
+  }
+} finally {
+  await redis?.stop();
+  await rm(work, { recursive: true, force: true });
+}
