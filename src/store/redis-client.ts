@@ -46,11 +46,11 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
       cluster.on("error", clusterTlsCheck(seed.address, tlsCa, options.onError));
     return cluster;
   }
-  // Charges issued in one event-loop turn go out as one pipeline (one socket write, one read)
-  // instead of a write system call each: under load, most of a charge's cost here. Each EVALSHA is
-  // still its own atomic script; only the transport is shared. Not on a Cluster, where ioredis
-  // refuses pipelines whose scripts' keys span slot groups.
-  const single: RedisOptions = { ...common, enableOfflineQueue: false, enableAutoPipelining: true };
+  // No ioredis auto-pipelining: the charges of one event-loop turn already go out as one script call
+  // (redis-charge-batch.ts), and the Pipeline it would wrap around that call left about 3 KB per
+  // decision alive past a young-generation collection, which lengthened every GC pause
+  // (bench/RESULTS.md, "ioredis auto-pipelining, measured again").
+  const single: RedisOptions = { ...common, enableOfflineQueue: false, enableAutoPipelining: false };
   if ("sentinels" in target) return sentinelClient(target, single, options);
   const url = target.url ?? "redis://127.0.0.1:6379";
   // ioredis turns TLS on for rediss:// by itself; only a private CA needs saying.
