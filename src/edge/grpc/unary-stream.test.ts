@@ -12,6 +12,11 @@ const CEILING = 1024;
 let handler: UnaryHandler = (call, callback) => callback(null, call.request);
 const server = http2.createServer();
 server.on("stream", (stream, headers) => serveUnaryStream(stream, headers, handler, CEILING));
+/** The last stream the server served, to look at after its call. */
+let lastStream: http2.ServerHttp2Stream | undefined;
+server.on("stream", (stream) => {
+  lastStream = stream;
+});
 let client: http2.ClientHttp2Session;
 
 beforeAll(async () => {
@@ -156,6 +161,39 @@ describe("serveUnaryStream", () => {
     await cancelled;
     expect(held?.call.cancelled).toBe(true);
     expect(() => held?.reply()).not.toThrow();
+  });
+});
+
+describe("a closed stream", () => {
+  const afterClose = async (stream: http2.ServerHttp2Stream) => {
+    if (!stream.closed) await once(stream, "close");
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it("keeps no listener but its error guard once the call is answered", async () => {
+    handler = (c, callback) => callback(null, c.request);
+    await call([message(Buffer.from("done"))]);
+    const stream = lastStream as http2.ServerHttp2Stream;
+    await afterClose(stream);
+    expect(stream.eventNames()).toEqual(["error"]);
+    expect(stream.listenerCount("error")).toBe(1);
+    expect(() => stream.emit("error", new Error("late"))).not.toThrow();
+  });
+
+  it("keeps none either after the client reset it, and the late reply is dropped", async () => {
+    let reply: (() => void) | undefined;
+    handler = (_c, callback) => {
+      reply = () => callback(null, Buffer.from("late"));
+    };
+    const request = client.request({ ":method": "POST", ":path": PATH, "content-type": "application/grpc" });
+    request.end(message(Buffer.from("x")));
+    while (reply === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    request.close(http2.constants.NGHTTP2_CANCEL);
+    const stream = lastStream as http2.ServerHttp2Stream;
+    await afterClose(stream);
+    expect(stream.eventNames()).toEqual(["error"]);
+    expect(() => reply?.()).not.toThrow();
   });
 });
 

@@ -95,6 +95,7 @@ export function serveUnaryStream(
   // Errors on the stream are followed by 'close', which is the cancellation; without a listener
   // an 'error' event would be thrown.
   stream.on("error", ignore);
+  stream.once("close", () => setImmediate(letGo, stream));
   const timeout = headers["grpc-timeout"];
   let deadline: Deadline = Number.POSITIVE_INFINITY;
   if (timeout !== undefined) {
@@ -173,3 +174,15 @@ function sendMessage(stream: ServerHttp2Stream, message: Buffer): void {
 }
 
 function ignore(): void {}
+
+/**
+ * Drops every listener of a closed stream, a turn after its 'close' (so every 'close' listener has
+ * run), keeping only the error guard. Node keeps a closed stream's object reachable until a full
+ * collection, and with it whatever its listeners hold; the young-generation collections then copy
+ * and promote all of it, which made their pauses the latency tail (bench/RESULTS.md, "A closed
+ * stream's listeners"). Nothing is emitted on a stream after 'close' but, at most, an error.
+ */
+function letGo(stream: ServerHttp2Stream): void {
+  stream.removeAllListeners();
+  stream.on("error", ignore);
+}
