@@ -86,6 +86,14 @@ export function roundsList(runs: ReadonlyMap<string, readonly Measurement[]>): s
   return `Rounds (RPS of each, in order; the table shows the median):\n${lines.join("\n")}\n\n`;
 }
 
+/** One line per row with every round's client p99: the figure a fixed-rate table picks its median round by. */
+export function p99List(runs: ReadonlyMap<string, readonly Measurement[]>): string {
+  const lines = [...runs].map(
+    ([label, ms]) => `- ${label}: ${ms.map((m) => m.result.latency.p99.toFixed(2)).join(", ")} ms`,
+  );
+  return `Client p99 of each round (the table shows the median one):\n${lines.join("\n")}\n\n`;
+}
+
 /** How to reproduce every row: the server's command line and ghz's. */
 export function commandList(rows: readonly Measurement[]): string {
   return rows

@@ -5,7 +5,14 @@ import { type ReferenceRowSettings, referenceRows, storeOptions } from "./bench-
 import type { TargetOptions } from "./bench-targets.ts";
 import { cpuPlacement } from "./cpu-placement.ts";
 import { type BenchRow, type MeasureSettings, measureRounds, median } from "./measure.ts";
-import { bestReference, commandList, type Measurement, roundsList, scenarioTable } from "./report.ts";
+import {
+  bestReference,
+  commandList,
+  type Measurement,
+  p99List,
+  roundsList,
+  scenarioTable,
+} from "./report.ts";
 import type { Scenario } from "./scenarios.ts";
 
 const run = promisify(execFile);
@@ -51,7 +58,7 @@ export async function fixedRateSection(input: {
   const byP99 = [...runs.values()].map((ms) => medianBy(ms, (m) => m.result.latency.p99));
   const text =
     `## fixed rate: ${scenario.name} at half the reference's maximum (${rps}/s of ${Math.round(reference.result.rps)}/s, ${reference.label})\n\n` +
-    `${scenarioTable(byP99)}\n\n${roundsList(runs)}${commandList(byP99)}\n`;
+    `${scenarioTable(byP99)}\n\n${p99List(runs)}${roundsList(runs)}${commandList(byP99)}\n`;
   return { text, measurements: [...runs.values()].flat() };
 }
 
@@ -159,12 +166,9 @@ export async function semiSpaceSection(input: {
       input.rps,
     );
     const byP99 = [...runs.values()].map((ms) => medianBy(ms, (m) => m.result.latency.p99));
-    const p99s = [...runs.entries()]
-      .map(([label, ms]) => `- ${label}: ${ms.map((m) => m.result.latency.p99.toFixed(2)).join(", ")} ms`)
-      .join("\n");
     text +=
       `\n## semi-space: ${scenario.name} at ${input.rps}/s\n\n${scenarioTable(byP99)}\n\n` +
-      `Client p99 of each round:\n${p99s}\n\n${roundsList(runs)}${commandList(byP99)}\n`;
+      `${p99List(runs)}${roundsList(runs)}${commandList(byP99)}\n`;
     measurements.push(...[...runs.values()].flat());
   }
   return { text, measurements };

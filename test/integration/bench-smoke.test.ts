@@ -66,6 +66,7 @@ describe("npm run bench (smoke mode)", () => {
       `reference, window 0 at ${rate}/s`,
     ]);
     expect(stdout).toContain(`--rps ${rate}`);
+    expect(stdout).toMatch(new RegExp(`^- redis at ${rate}/s: [\\d.]+ ms$`, "m"));
   });
 
   it.skipIf(availableParallelism() < 2)(
@@ -98,5 +99,28 @@ describe("bench/decision-path.ts --store redis (smoke)", () => {
     expect(Number(line?.[2])).toBeLessThanOrEqual(1);
     expect(stdout).toMatch(/^ {2}evalsha: [\d.]+ calls, [\d.]+ µs per decision$/m);
     expect(stdout).toMatch(/^ {2}incrby: [\d.]+ calls, /m);
+  });
+});
+
+// bench/gc-pairs.ts: the tool the young-generation pauses are compared with.
+describe("bench/gc-pairs.ts (smoke)", () => {
+  it("runs a checkout under --trace-gc at a fixed rate and reports its scavenges", async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        "bench/gc-pairs.ts",
+        ...["--tree", "this=.", "--store", "redis", "--rps", "2000", "--duration", "2s"],
+        ...["--pairs", "1", "--warmup-calls", "1000"],
+      ],
+      { cwd: ROOT, timeout: 60_000 },
+    );
+    const [row] = stdout.split("\n").filter((l) => l.startsWith("| this |"));
+    // | tree | RPS | p50 | p99 | p99.9 | scavenges | scavenge ms | longest | MB per scavenge | KB per call | …
+    const cells = row?.split("|").map((c) => c.trim()) ?? [];
+    expect(Number(cells[2])).toBeGreaterThan(1000);
+    expect(Number(cells[4])).toBeGreaterThan(0);
+    // 4,000 calls allocate far more than a young generation holds: the --trace-gc lines were read.
+    expect(Number(cells[6])).toBeGreaterThan(0);
+    expect(Number(cells[7])).toBeGreaterThan(0);
   });
 });
