@@ -97,13 +97,15 @@ const loadOn =
 const settingsFor = (pinTo: string | undefined, cpus: number): MeasureSettings => ({
   load: loadOn(pinTo, cpus),
   // JIT warm-up and connection set-up are not what the figures are about. Two passes over the
-  // scenario's calls (at least 10,000): every tenant's counters, hashed keys and inline caches
-  // exist before measuring, as in steady traffic where tenants come back.
+  // scenario's calls, and at least 20,000 calls: a fresh Node process is still growing its old
+  // generation over its first ~20,000 calls, with longer pauses (a hot-tenant p99 of 20-24 ms after
+  // 10,000 calls against 10-16 ms after 20,000; bench/RESULTS.md, run 12). Every tenant's counters,
+  // hashed keys and inline caches exist before measuring, as in steady traffic where tenants come back.
   warmupCalls: async (dataFile) => {
     if (smoke) return 0;
     if (values["warmup-calls"] !== undefined) return Number(values["warmup-calls"]);
     const calls = JSON.parse(await readFile(dataFile, "utf8")) as unknown[];
-    return Math.max(10_000, 2 * calls.length);
+    return Math.max(20_000, 2 * calls.length);
   },
 });
 const settings = settingsFor(pinned ? "1" : undefined, pinned ? 1 : availableParallelism());
