@@ -169,8 +169,13 @@ function sendMessage(stream: ServerHttp2Stream, message: Buffer): void {
   framed.writeUInt32BE(message.length, 1);
   framed.set(message, PREFIX_BYTES);
   stream.respond(REPLY_HEADERS, WITH_TRAILERS);
-  stream.once("wantTrailers", () => stream.sendTrailers(OK_TRAILERS));
+  // 'wantTrailers' comes once per stream: a shared listener, no closure or once-wrapper per call.
+  stream.on("wantTrailers", sendOkTrailers);
   stream.end(framed);
+}
+
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
 }
 
 function ignore(): void {}
