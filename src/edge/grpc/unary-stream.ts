@@ -182,10 +182,10 @@ function ignore(): void {}
 
 /**
  * Drops every listener of a closed stream, a turn after its 'close' (so every 'close' listener has
- * run), keeping only the error guard. Node keeps a closed stream's object reachable until a full
- * collection, and with it whatever its listeners hold; the young-generation collections then copy
- * and promote all of it, which made their pauses the latency tail (bench/RESULTS.md, "A closed
- * stream's listeners"). Nothing is emitted on a stream after 'close' but, at most, an error.
+ * run), keeping only the error guard. A closed stream outlives the young-generation collections
+ * (only a full one frees it), and so did whatever its listeners held: the scavenges copied and
+ * promoted all of it, which made their pauses the latency tail (bench/RESULTS.md, "A closed stream's
+ * listeners"). Nothing is emitted on a stream after 'close' but, at most, an error.
  */
 function letGo(stream: ServerHttp2Stream): void {
   stream.removeAllListeners();
