@@ -17,6 +17,8 @@ export interface RunningTarget {
   /** How the server was started, for the report (relative to the repository root). */
   readonly command: string;
   readonly pid: number;
+  /** What the server has printed so far (the last OUTPUT_LIMIT bytes, test/support/process.ts). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,8 @@ export interface TargetOptions {
   readonly policyDirs?: readonly string[] | undefined;
   /** The baseline server's `--transport` (baseline-server.ts); undefined: its default, Sluice's. */
   readonly transport?: string | undefined;
+  /** The checkout whose bin/sluice.js (or baseline server) runs, its policies with it; default: this one. */
+  readonly root?: string | undefined;
   /** Extra node flags, e.g. `--cpu-prof`. */
   readonly nodeFlags?: readonly string[];
   readonly redis?: RedisServer | undefined;
@@ -71,7 +75,7 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
     name,
     command: command as string,
     args: rest,
-    cwd: ROOT,
+    cwd: options.root ?? ROOT,
     // The whole line: Sluice (pino) puts the ports before "msg", the baseline after it.
     ready: { output: /[^\n]*"msg":"serving"[^\n]*\n/ },
   });
@@ -84,6 +88,7 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
     adminUrl: ports[2] === undefined ? undefined : `http://127.0.0.1:${ports[2]}`,
     command: shown,
     pid: child.pid,
+    output: child.output,
     stop: async () => {
       await child.stop(15_000);
     },

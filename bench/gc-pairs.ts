@@ -15,8 +15,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startProcess } from "../test/support/process.ts";
-import { type RedisServer, redisCli, startRedis } from "../test/support/redis-server.ts";
+import { OUTPUT_LIMIT } from "../test/support/process.ts";
+import { type RedisServer, startRedis } from "../test/support/redis-server.ts";
+import { flushRedis, startTarget } from "./bench-targets.ts";
 import { type GhzOptions, runGhz } from "./ghz-run.ts";
 import { loadAverages, machineInfo } from "./machine-info.ts";
 import { machineLine } from "./report.ts";
@@ -56,32 +57,19 @@ interface Run {
   readonly load: string;
 }
 
-const OUTPUT_LIMIT = 256 * 1024;
-
 async function measureTree(tree: { name: string; dir: string }, dataFile: string, redis?: RedisServer) {
-  if (redis !== undefined) await redisCli(["-p", String(redis.port), "flushall"]);
+  if (redis !== undefined) await flushRedis({ redis });
   const load = loadAverages();
-  const args = [
-    "--trace-gc",
-    "bin/sluice.js",
-    "serve",
-    ...["--policy", "deploy/policies", "--policy", "bench/policies", "--workers", "1"],
-    ...["--grpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"],
-    ...(redis === undefined ? [] : ["--redis-url", redis.url]),
-  ];
-  const command = pinned ? "taskset" : process.execPath;
-  const server = await startProcess({
-    name: tree.name,
-    command,
-    args: pinned ? ["-c", "0", process.execPath, ...args] : args,
-    cwd: tree.dir,
-    ready: { output: /"msg":"serving"[^\n]*\n/ },
+  const server = await startTarget(redis === undefined ? "memory" : "redis", {
+    root: tree.dir,
+    nodeFlags: ["--trace-gc"],
+    workers: 1,
+    pinTo: pinned ? "0" : undefined,
+    redis,
   });
   try {
-    const port = /"grpcPort":(\d+)/.exec(server.output())?.[1];
-    if (port === undefined) throw new Error(`${tree.name}: no port in its output:\n${server.output()}`);
     const load$ = (extra: Partial<GhzOptions>): GhzOptions => ({
-      address: `127.0.0.1:${port}`,
+      address: server.address,
       dataFile,
       concurrency: 50,
       connections: 4,
@@ -104,7 +92,7 @@ async function measureTree(tree: { name: string; dir: string }, dataFile: string
       load,
     } satisfies Run;
   } finally {
-    await server.stop(15_000);
+    await server.stop();
   }
 }
 

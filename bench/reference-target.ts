@@ -33,6 +33,8 @@ export interface StartedReference {
   readonly pid: number;
   /** The environment and command line, for the report. */
   readonly command: string;
+  /** What the service has printed so far. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export async function startReference(options: {
         address: `127.0.0.1:${grpcPort}`,
         pid: child.pid,
         command: `env ${shown} ${[...pinned, REFERENCE_BIN].join(" ")}`,
+        output: child.output,
         stop: async () => {
           await child.stop(15_000);
         },

@@ -31,7 +31,8 @@ export interface RunningProcess {
   stop(graceMs?: number): Promise<number | string>;
 }
 
-const OUTPUT_LIMIT = 256 * 1024;
+/** How much of a process's output `output()` keeps: its last 256 KiB. */
+export const OUTPUT_LIMIT = 256 * 1024;
 const running = new Set<ChildProcess>();
 
 // A test worker that dies mid-suite must not leave Envoy or Redis behind: kill what is still ours.
