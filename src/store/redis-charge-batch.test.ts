@@ -69,4 +69,32 @@ describe("batchCharges", () => {
     const settled = await Promise.allSettled(["a", "b"].map((k) => charge(call(k))));
     expect(settled.every((s) => s.status === "rejected")).toBe(true);
   });
+
+  it("on a Cluster sends each master its share of the turn, and a call of unknown node alone", async () => {
+    const { sender, sent } = recordingSender();
+    const nodeOf = (c: ChargeCall) => ({ a1: "A", a2: "A", b1: "B", b2: "B" })[c.keysAndArgs[0] ?? ""];
+    const charge = batchCharges(sender, nodeOf);
+    const keys = ["a1", "b1", "x", "a2", "b2"];
+    expect(await Promise.all(keys.map((k) => charge(call(k))))).toEqual(keys.map((k) => [k]));
+    expect(sent.map((s) => `${s.script}:${s.keysAndArgs.slice(0, 2).join(",")}`)).toEqual([
+      "one:x,0",
+      "many:a1,a2",
+      "many:b1,b2",
+    ]);
+  });
+
+  it("resends on its own a request the node no longer serves, and only that one", async () => {
+    const moved = new Error(
+      "ERR Script attempted to access a non local key in a cluster node script: f00, on @user_script:1.",
+    );
+    const { sender, sent } = recordingSender((keys) => keys.map((k) => (k === "gone" ? moved : [k])));
+    const charge = batchCharges(sender, () => "A");
+    expect(await Promise.all(["a", "gone", "c"].map((k) => charge(call(k))))).toEqual([
+      ["a"],
+      ["gone"],
+      ["c"],
+    ]);
+    expect(sent.map((s) => s.script)).toEqual(["many", "one"]);
+    expect(sent[1]?.keysAndArgs).toEqual(["gone", "0", "x"]);
+  });
 });

@@ -2,27 +2,36 @@ import { type ChargeCall, encodeChargeManyCall } from "./redis-charge-call.ts";
 import { malformedReply } from "./redis-connection.ts";
 
 /**
- * Batches the charges issued in one turn of the event loop on a single Redis into one
- * CHARGE_MANY_SCRIPT call (see redis-charge-script.ts), which decides them one after another inside
- * one atomic script, each exactly as its own CHARGE_SCRIPT call would. Under a hot tenant every
- * call serialises on the same keys anyway; one script call for the turn's calls saves Redis the
- * per-call cost (EVALSHA, TIME) and the repeated reads of the same slots. A turn with one charge
- * sends it as it is.
+ * Batches the charges issued in one turn of the event loop into one script call per Redis server
+ * (see redis-charge-script.ts), which decides them one after another inside one atomic script,
+ * each exactly as its own CHARGE_SCRIPT call would. Under a hot tenant every call serialises on the
+ * same keys anyway; one script call for the turn's calls saves Redis the per-call cost (EVALSHA,
+ * TIME) and the repeated reads of the same slots. A server with one charge in the turn gets it as
+ * it is.
  *
- * Only for a single Redis: on a Cluster one script may only touch keys of one hash slot, so each
- * slot group keeps its own call. Each caller gets its own request's reply (CHARGE_SCRIPT's format)
- * or error; a failed call fails every request in it, as a failed pipeline would.
+ * - A single Redis: the whole turn goes out as one CHARGE_MANY_SCRIPT call.
+ * - A Cluster: `nodeOf` names the master that serves a call's keys (one hash slot per call), and
+ *   each master gets one CHARGE_NODE_SCRIPT call for its share of the turn. A call whose node is
+ *   not known yet goes on its own. A request the node no longer serves ("non local key": its slot
+ *   moved) changed nothing there, and is resent on its own, routed by its own key.
+ *
+ * Each caller gets its own request's reply (CHARGE_SCRIPT's format) or error; a failed script call
+ * fails every request in it, as a failed pipeline would.
  */
 
 export interface ChargeSender {
   one(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** A CHARGE_MANY layout (encodeChargeManyCall); the sender picks the script for it. */
   many(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
 }
 
 export type BatchedCharge = (call: ChargeCall) => Promise<unknown>;
 
-/** Requests per CHARGE_MANY call at most: bounds how long one script holds Redis. */
+/** Requests per batched call at most: bounds how long one script holds Redis. */
 export const MAX_BATCH = 64;
+
+/** The server a call's keys live on; undefined sends the call alone. Absent: one server. */
+export type NodeOf = (call: ChargeCall) => string | undefined;
 
 interface Pending {
   readonly call: ChargeCall;
@@ -30,12 +39,27 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
-export function batchCharges(send: ChargeSender): BatchedCharge {
+const ONE_SERVER = "";
+
+export function batchCharges(send: ChargeSender, nodeOf: NodeOf = () => ONE_SERVER): BatchedCharge {
   let pending: Pending[] = [];
   const flush = () => {
     const turn = pending;
     pending = [];
-    for (let at = 0; at < turn.length; at += MAX_BATCH) sendBatch(send, turn.slice(at, at + MAX_BATCH));
+    const byNode = new Map<string, Pending[]>();
+    for (const p of turn) {
+      const node = nodeOf(p.call);
+      if (node === undefined) {
+        sendOne(send, p);
+        continue;
+      }
+      const share = byNode.get(node);
+      if (share === undefined) byNode.set(node, [p]);
+      else share.push(p);
+    }
+    for (const share of byNode.values()) {
+      for (let at = 0; at < share.length; at += MAX_BATCH) sendBatch(send, share.slice(at, at + MAX_BATCH));
+    }
   };
   return (call) =>
     new Promise((resolve, reject) => {
@@ -46,12 +70,13 @@ export function batchCharges(send: ChargeSender): BatchedCharge {
     });
 }
 
+function sendOne(send: ChargeSender, p: Pending): void {
+  send.one(p.call.numKeys, ...p.call.keysAndArgs).then(p.resolve, p.reject);
+}
+
 function sendBatch(send: ChargeSender, batch: readonly Pending[]): void {
   const [only] = batch;
-  if (batch.length === 1 && only !== undefined) {
-    send.one(only.call.numKeys, ...only.call.keysAndArgs).then(only.resolve, only.reject);
-    return;
-  }
+  if (batch.length === 1 && only !== undefined) return sendOne(send, only);
   const call = encodeChargeManyCall(batch.map((p) => p.call));
   send.many(call.numKeys, ...call.keysAndArgs).then(
     (replies) => {
@@ -63,8 +88,9 @@ function sendBatch(send: ChargeSender, batch: readonly Pending[]): void {
       // A request whose commands failed inside the script has its error as its reply.
       batch.forEach((p, i) => {
         const reply: unknown = replies[i];
-        if (reply instanceof Error) p.reject(reply);
-        else p.resolve(reply);
+        if (!(reply instanceof Error)) p.resolve(reply);
+        else if (NOT_LOCAL.test(reply.message)) sendOne(send, p);
+        else p.reject(reply);
       });
     },
     (error: unknown) => {
@@ -72,3 +98,11 @@ function sendBatch(send: ChargeSender, batch: readonly Pending[]): void {
     },
   );
 }
+
+/**
+ * A Cluster node's refusal to touch a key it does not serve, raised before the request wrote
+ * anything (CHARGE_NODE_SCRIPT reads every key of a request first). Redis 7.0 words it "Script
+ * attempted to access a non local key in a cluster node"; a server that refuses keys of several
+ * slots in one script ("... do not hash to the same slot") is answered the same way.
+ */
+const NOT_LOCAL = /non local key|do not hash to the same slot/;

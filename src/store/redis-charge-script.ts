@@ -22,16 +22,16 @@ import { SLOT_TTL_MARGIN_MS } from "./counter-key.ts";
  * may refuse); the store then refunds the tentative charge with REFUND_SCRIPT.
  */
 export const CHARGE_SCRIPT = `
+local keys = KEYS
 ${chargeFunction()}
 return charge(1, #KEYS, 1)
 `;
 
 /**
- * CHARGE_MANY_SCRIPT — several whole requests in one call on a single Redis (never a Cluster: the
- * requests' keys may live in any slot), decided one after another exactly as consecutive
- * CHARGE_SCRIPT calls at the same instant would decide them: each sees the hits the earlier ones
- * charged. It saves the call's own cost per request (EVALSHA, TIME) and, for requests on the same
- * counters (a hot tenant), the reads of slots already read.
+ * CHARGE_MANY_SCRIPT — several whole requests in one call on a single Redis, decided one after
+ * another exactly as consecutive CHARGE_SCRIPT calls at the same instant would decide them: each
+ * sees the hits the earlier ones charged. It saves the call's own cost per request (EVALSHA, TIME)
+ * and, for requests on the same counters (a hot tenant), the reads of slots already read.
  *   KEYS     every request's keys, request after request
  *   ARGV[1]  number of requests
  *   then per request: its key count, its argument count, then its CHARGE_SCRIPT arguments.
@@ -39,10 +39,40 @@ return charge(1, #KEYS, 1)
  *            that error as its reply, and the others still go ahead, as they would on their own.
  */
 export const CHARGE_MANY_SCRIPT = `
+local keys = KEYS
 ${chargeFunction()}
+${chargeEach("1")}
+`;
+
+/**
+ * CHARGE_NODE_SCRIPT — CHARGE_MANY_SCRIPT for requests whose keys live on one Cluster master, in
+ * several hash slots. A command's declared keys must share one slot, so only KEYS[1] is declared:
+ * one of the requests' keys, which routes the call to that master. The keys themselves travel in
+ * ARGV. A script without a shebang may touch keys of other slots as long as the node serves them;
+ * a key it does not serve (its slot moved or is moving away, or the client's slot map is stale)
+ * fails with "non local key". Every key of a request is read before any is written, so such a
+ * request has changed nothing; its error comes back as its reply and the store resends it on its
+ * own, routed by its own key (redis-charge-batch.ts).
+ *   KEYS[1]  the routing key
+ *   ARGV[1]  the number K of keys; ARGV[2 .. K + 1] the keys, as CHARGE_MANY_SCRIPT's KEYS
+ *   then     CHARGE_MANY_SCRIPT's ARGV.
+ *   Returns  as CHARGE_MANY_SCRIPT.
+ */
+export const CHARGE_NODE_SCRIPT = `
+local key_total = tonumber(ARGV[1])
+local keys = {}
+for i = 1, key_total do keys[i] = ARGV[i + 1] end
+${chargeFunction()}
+${chargeEach("key_total + 2")}
+`;
+
+/** Decides, one after another, the requests of a CHARGE_MANY layout counted at ARGV[first]. */
+function chargeEach(first: string): string {
+  return `
 local replies = {}
-local first_key, arg = 1, 2
-for r = 1, tonumber(ARGV[1]) do
+local first_arg = ${first}
+local first_key, arg = 1, first_arg + 1
+for r = 1, tonumber(ARGV[first_arg]) do
   local key_count, arg_count = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
   local ok, reply = pcall(charge, first_key, key_count, arg + 2)
   if ok then
@@ -53,12 +83,13 @@ for r = 1, tonumber(ARGV[1]) do
   first_key = first_key + key_count
   arg = arg + 2 + arg_count
 end
-return replies
-`;
+return replies`;
+}
 
 /**
- * The decision both charge scripts make for one request: its keys are KEYS[first_key ..
- * first_key + key_count - 1], its arguments (CHARGE_SCRIPT's layout) start at ARGV[arg].
+ * The decision every charge script makes for one request: its keys are keys[first_key ..
+ * first_key + key_count - 1] (`keys` is KEYS, or CHARGE_NODE_SCRIPT's keys from ARGV), its
+ * arguments (CHARGE_SCRIPT's layout) start at ARGV[arg].
  */
 function chargeFunction(): string {
   return `
@@ -107,10 +138,10 @@ local function charge(first_key, key_count, arg)
         suffix = { ':' .. window_arg .. ':' .. string.format('%d', k), ':' .. window_arg .. ':' .. string.format('%d', k - 1) }
         suffixes[window_arg] = suffix
       end
-      local key = KEYS[i] .. suffix[1]
+      local key = keys[i] .. suffix[1]
       local c = current[key]
       if c == nil then
-        local both = redis.call('MGET', key, KEYS[i] .. suffix[2])
+        local both = redis.call('MGET', key, keys[i] .. suffix[2])
         c = tonumber(both[1] or '0')
         current[key] = c
         previous[key] = tonumber(both[2] or '0')

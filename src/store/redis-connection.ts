@@ -4,6 +4,7 @@ import { StoreError } from "./counter-store.ts";
 import {
   ADD_SCRIPT,
   CHARGE_MANY_SCRIPT,
+  CHARGE_NODE_SCRIPT,
   CHARGE_SCRIPT,
   PEEK_SCRIPT,
   REFUND_SCRIPT,
@@ -32,6 +33,7 @@ export interface RedisConnectionOptions {
 export interface ScriptCommands {
   sluiceCharge(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   sluiceChargeMany(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  sluiceChargeNode(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   sluiceRefund(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
   sluiceAdd(key: string, hits: string, ttlMs: string): Promise<unknown>;
   sluicePeek(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
@@ -70,6 +72,7 @@ export function connectRedis(target: RedisTarget, options: RedisConnectionOption
 
   client.defineCommand("sluiceCharge", { lua: CHARGE_SCRIPT });
   client.defineCommand("sluiceChargeMany", { lua: CHARGE_MANY_SCRIPT });
+  client.defineCommand("sluiceChargeNode", { lua: CHARGE_NODE_SCRIPT });
   client.defineCommand("sluiceRefund", { lua: REFUND_SCRIPT });
   client.defineCommand("sluiceAdd", { lua: ADD_SCRIPT, numberOfKeys: 1 });
   // Not preloaded: peeks are an operator's occasional question, and EVAL covers the first one.
@@ -129,8 +132,9 @@ export function reconnectDelayMs(times: number): number {
 function preloadScripts(client: Redis | Cluster): void {
   const cluster = client instanceof Cluster;
   const nodes = cluster ? client.nodes("master") : [client];
-  // CHARGE_MANY only runs on a single Redis (redis-charge-batch.ts).
-  const scripts = [CHARGE_SCRIPT, REFUND_SCRIPT, ADD_SCRIPT, ...(cluster ? [] : [CHARGE_MANY_SCRIPT])];
+  // CHARGE_MANY runs only on a single Redis, CHARGE_NODE only on a Cluster (redis-charge-batch.ts).
+  const batched = cluster ? CHARGE_NODE_SCRIPT : CHARGE_MANY_SCRIPT;
+  const scripts = [CHARGE_SCRIPT, REFUND_SCRIPT, ADD_SCRIPT, batched];
   for (const node of nodes) {
     for (const lua of scripts) {
       node.script("LOAD", lua).catch(() => {
@@ -164,7 +168,12 @@ export function malformedReply(what: string): StoreError {
  * slot on a Cluster, `redis` for a single server. The guarded stores keep one circuit per node.
  */
 export function redisNodeOf(connection: RedisConnection, key: string): string {
+  if (!connection.cluster) return "redis";
+  return knownNodeOf(connection, key) ?? "cluster";
+}
+
+/** The master of `key`'s slot as the Cluster client knows it now; undefined before it knows. */
+export function knownNodeOf(connection: RedisConnection, key: string): string | undefined {
   const client = connection.client;
-  if (!connection.cluster || !(client instanceof Cluster)) return "redis";
-  return client.slots[clusterSlot(key)]?.[0] ?? "cluster";
+  return client instanceof Cluster ? client.slots[clusterSlot(key)]?.[0] : undefined;
 }

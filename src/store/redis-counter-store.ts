@@ -20,6 +20,7 @@ import {
 } from "./redis-charge-call.ts";
 import {
   connectRedis,
+  knownNodeOf,
   malformedReply,
   type RedisConnection,
   type RedisConnectionOptions,
@@ -31,8 +32,8 @@ import { toStoreError } from "./redis-store-error.ts";
 export type RedisCounterStoreOptions = RedisTarget &
   RedisConnectionOptions & {
     /**
-     * On a single Redis, send the charges of one event-loop turn as one CHARGE_MANY_SCRIPT call
-     * (redis-charge-batch.ts). Default true; ignored on a Cluster.
+     * Send the charges of one event-loop turn as one script call per server: CHARGE_MANY_SCRIPT on
+     * a single Redis, CHARGE_NODE_SCRIPT per Cluster master (redis-charge-batch.ts). Default true.
      */
     readonly batchCharges?: boolean;
   };
@@ -42,8 +43,10 @@ export type RedisCounterStoreOptions = RedisTarget &
  * the server, against the server's clock, in one EVALSHA round trip per request (single Redis), or
  * one per event-loop turn for all the requests of that turn (CHARGE_MANY_SCRIPT, redis-charge-batch.ts).
  *
- * Redis Cluster: a script may only touch keys of one hash slot. Descriptors are grouped by slot
- * (all windows of a descriptor share its hash tag) and each group gets one call, in parallel.
+ * Redis Cluster: a command's declared keys must share one hash slot. Descriptors are grouped by
+ * slot (all windows of a descriptor share its hash tag) and each group is a call of its own, in
+ * parallel; the groups of one turn that live on the same master then go out together in one
+ * CHARGE_NODE_SCRIPT call, each still decided on its own.
  * - All descriptors in one slot: one call, exactly as atomic as on a single Redis.
  * - Several slots: no call sees the whole request, so admission cannot be decided atomically.
  *   Each group checks its windows and charges at once: countRejected descriptors unconditionally
@@ -70,12 +73,18 @@ export class RedisCounterStore implements CounterStore {
     const { scripts } = connection;
     const sender: ChargeSender = {
       one: (numKeys, ...keysAndArgs) => scripts.sluiceCharge(numKeys, ...keysAndArgs),
-      many: (numKeys, ...keysAndArgs) => scripts.sluiceChargeMany(numKeys, ...keysAndArgs),
+      // On a Cluster the batch is one master's share: its first key routes it (CHARGE_NODE_SCRIPT).
+      many: connection.cluster
+        ? (numKeys, ...keysAndArgs) =>
+            scripts.sluiceChargeNode(1, keysAndArgs[0] ?? "", String(numKeys), ...keysAndArgs)
+        : (numKeys, ...keysAndArgs) => scripts.sluiceChargeMany(numKeys, ...keysAndArgs),
     };
     this.#send =
-      connection.cluster || options.batchCharges === false
+      options.batchCharges === false
         ? (call) => sender.one(call.numKeys, ...call.keysAndArgs)
-        : batchCharges(sender);
+        : connection.cluster
+          ? batchCharges(sender, (call) => knownNodeOf(connection, call.keysAndArgs[0] ?? ""))
+          : batchCharges(sender);
   }
 
   async charge(descriptors: readonly DescriptorCharge[]): Promise<ChargeResult> {

@@ -5,6 +5,7 @@ import { clusterSlot } from "../../src/store/cluster-slot.ts";
 import { counterKey, SLOT_TTL_MARGIN_MS } from "../../src/store/counter-key.ts";
 import { type ChargeResult, type DescriptorCharge, StoreError } from "../../src/store/counter-store.ts";
 import { RedisCounterStore } from "../../src/store/redis-counter-store.ts";
+import { moveSlot, redisCli, slotsOf } from "../support/cluster-admin.ts";
 import {
   type RedisClusterServers,
   type RedisServer,
@@ -253,4 +254,83 @@ describe("RedisCounterStore on a 3-node Redis Cluster", () => {
       await stores[1]?.close();
     }
   });
+
+  it("charges one turn's requests in one script call per master, each decided exactly", async () => {
+    const calls = () => Promise.all(servers.servers.map((s) => scriptCalls(s)));
+    const before = await calls();
+    // The second descriptor counts refused calls too, so no refusal needs a refund call.
+    const requests = Array.from({ length: 200 }, () => [
+      descriptor(`tenant:${randomUUID()}`, { windows: [{ windowMs: HOUR, limit: 1 }] }),
+      descriptor(`key:${randomUUID()}`, { countRejected: true }),
+    ]);
+    // Twice each: the second of every pair is refused by its limit of 1, in the same turn.
+    const results = await Promise.all([...requests, ...requests].map((r) => store.charge(r)));
+    const after = await calls();
+    expect(results.slice(0, 200).every((r) => r.admitted)).toBe(true);
+    expect(results.slice(200).some((r) => r.admitted)).toBe(false);
+    if (inOneHourSlot(results)) {
+      const slot = Math.floor((results[0] as ChargeResult).nowMs / HOUR);
+      const [tenant, key] = requests[0] as DescriptorCharge[];
+      expect(await cluster.get(`${tenant?.counterKey}:${HOUR}:${slot}`)).toBe("1");
+      expect(await cluster.get(`${key?.counterKey}:${HOUR}:${slot}`)).toBe("2");
+    }
+    // 800 slot groups, 800 script calls without batching; with it, one CHARGE_NODE call per
+    // master per 64 requests.
+    const charges = after.reduce((n, a, i) => n + a.charges - (before[i]?.charges ?? 0), 0);
+    expect(charges).toBeLessThan(30);
+  });
+
+  it("resends a batched request whose slot has moved away, counting it once", async () => {
+    for (const routedFirst of ["moved", "stayed"] as const) {
+      const store = new RedisCounterStore({ clusterNodes: servers.nodes });
+      try {
+        // Two counters of different slots on one master; the store learns where they live, then
+        // one slot moves to another master behind its back.
+        const limited = descriptor(`moved:${randomUUID()}`, { windows: [{ windowMs: HOUR, limit: 50 }] });
+        const source = await ownerOf(clusterSlot(limited.counterKey));
+        let stayed = descriptor(`stayed:${randomUUID()}`, { windows: [{ windowMs: HOUR, limit: 10_000 }] });
+        while (
+          clusterSlot(stayed.counterKey) === clusterSlot(limited.counterKey) ||
+          (await ownerOf(clusterSlot(stayed.counterKey))) !== source
+        ) {
+          stayed = descriptor(`stayed:${randomUUID()}`, { windows: [{ windowMs: HOUR, limit: 10_000 }] });
+        }
+        await store.charge([limited]);
+        await store.charge([stayed]);
+        const target = servers.servers.find((s) => s !== source) as RedisServer;
+        await moveSlot(clusterSlot(limited.counterKey), source, target, servers.servers);
+
+        // One turn of 200 requests, alternating; the first one's key routes the batch.
+        const order = routedFirst === "moved" ? [limited, stayed] : [stayed, limited];
+        const settledAll = await Promise.allSettled(
+          Array.from({ length: 200 }, (_, n) => store.charge([order[n % 2] as DescriptorCharge])),
+        );
+        const failed = settledAll.filter((s) => s.status === "rejected");
+        expect(failed.map((f) => String((f as PromiseRejectedResult).reason))).toEqual([]);
+        const results = settledAll.map((s) => (s as PromiseFulfilledResult<ChargeResult>).value);
+        if (!inOneHourSlot(results)) continue;
+        const admittedOf = (d: DescriptorCharge) =>
+          results.filter((r, n) => order[n % 2] === d && r.admitted).length;
+        expect(admittedOf(limited)).toBe(49);
+        expect(admittedOf(stayed)).toBe(100);
+        const slot = Math.floor((results[0] as ChargeResult).nowMs / HOUR);
+        expect(await cluster.get(`${limited.counterKey}:${HOUR}:${slot}`)).toBe("50");
+        expect(await cluster.get(`${stayed.counterKey}:${HOUR}:${slot}`)).toBe("101");
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  async function ownerOf(slot: number): Promise<RedisServer> {
+    for (const server of servers.servers) if ((await slotsOf(server))(slot)) return server;
+    throw new Error(`no master serves slot ${slot}`);
+  }
 });
+
+/** EVALSHA and EVAL calls a server has answered so far (INFO commandstats). */
+async function scriptCalls(server: RedisServer): Promise<{ charges: number }> {
+  const stats = await redisCli(server, "info", "commandstats");
+  const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+  return { charges: calls("evalsha") + calls("eval") };
+}
