@@ -1,5 +1,6 @@
 import { type ChargeCall, encodeChargeManyCall } from "./redis-charge-call.ts";
 import { malformedReply } from "./redis-connection.ts";
+import { isNotLocal } from "./redis-store-error.ts";
 
 /**
  * Batches the charges issued in one turn of the event loop into one script call per Redis server
@@ -89,7 +90,7 @@ function sendBatch(send: ChargeSender, batch: readonly Pending[]): void {
       batch.forEach((p, i) => {
         const reply: unknown = replies[i];
         if (!(reply instanceof Error)) p.resolve(reply);
-        else if (NOT_LOCAL.test(reply.message)) sendOne(send, p);
+        else if (isNotLocal(reply)) sendOne(send, p);
         else p.reject(reply);
       });
     },
@@ -98,11 +99,3 @@ function sendBatch(send: ChargeSender, batch: readonly Pending[]): void {
     },
   );
 }
-
-/**
- * A Cluster node's refusal to touch a key it does not serve, raised before the request wrote
- * anything (CHARGE_NODE_SCRIPT reads every key of a request first). Redis 7.0 words it "Script
- * attempted to access a non local key in a cluster node"; a server that refuses keys of several
- * slots in one script ("... do not hash to the same slot") is answered the same way.
- */
-const NOT_LOCAL = /non local key|do not hash to the same slot/;

@@ -12,6 +12,7 @@ import type {
 } from "./counter-store.ts";
 import { type BatchedCharge, batchCharges, type ChargeSender } from "./redis-charge-batch.ts";
 import {
+  type ChargeCall,
   type ChargeReply,
   decodeChargeReply,
   decodePeekReply,
@@ -27,7 +28,10 @@ import {
   type RedisTarget,
   redisNodeOf,
 } from "./redis-connection.ts";
-import { toStoreError } from "./redis-store-error.ts";
+import { isNotLocal, toStoreError } from "./redis-store-error.ts";
+
+/** Waits before each resend of a charge a Cluster node refused as not local: 150 ms in all. */
+const NOT_LOCAL_RETRY_MS: readonly number[] = [10, 20, 40, 80];
 
 export type RedisCounterStoreOptions = RedisTarget &
   RedisConnectionOptions & {
@@ -65,6 +69,7 @@ export class RedisCounterStore implements CounterStore {
   readonly #connection: RedisConnection;
   readonly #onError: ((error: Error) => void) | undefined;
   readonly #send: BatchedCharge;
+  readonly #sendAlone: BatchedCharge;
 
   constructor(options: RedisCounterStoreOptions) {
     const connection = connectRedis(options, options);
@@ -79,9 +84,10 @@ export class RedisCounterStore implements CounterStore {
             scripts.sluiceChargeNode(1, keysAndArgs[0] ?? "", String(numKeys), ...keysAndArgs)
         : (numKeys, ...keysAndArgs) => scripts.sluiceChargeMany(numKeys, ...keysAndArgs),
     };
+    this.#sendAlone = (call) => sender.one(call.numKeys, ...call.keysAndArgs);
     this.#send =
       options.batchCharges === false
-        ? (call) => sender.one(call.numKeys, ...call.keysAndArgs)
+        ? this.#sendAlone
         : connection.cluster
           ? batchCharges(sender, (call) => knownNodeOf(connection, call.keysAndArgs[0] ?? ""))
           : batchCharges(sender);
@@ -200,8 +206,28 @@ export class RedisCounterStore implements CounterStore {
 
   async #call(descriptors: readonly DescriptorCharge[], indices: number[]) {
     const call = encodeChargeCall(descriptors, indices);
-    const reply = await this.#send(call);
+    const reply = await this.#sendUntilServed(call);
     return decodeChargeReply(reply, descriptors, indices);
+  }
+
+  /**
+   * Sends a charge; while a Cluster node refuses it as not local (its slot is being migrated, see
+   * isNotLocal), sends it again on its own, routed by its own key, after NOT_LOCAL_RETRY_MS. A
+   * refused call changed nothing, so it is never counted twice. A migration that outlasts the
+   * retries fails the call like an outage (transient: the failure policy answers). A caller whose
+   * deadline passed meanwhile has been answered by the failure policy already; a later resend that
+   * is served still counts that call, as a slow reply would.
+   */
+  async #sendUntilServed(call: ChargeCall): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await (attempt === 0 ? this.#send(call) : this.#sendAlone(call));
+      } catch (error: unknown) {
+        const delayMs = NOT_LOCAL_RETRY_MS[attempt];
+        if (delayMs === undefined || !isNotLocal(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   }
 
   /**

@@ -21,6 +21,10 @@ describe("toStoreError", () => {
     replyError("CLUSTERDOWN The cluster is down"),
     replyError("TRYAGAIN Multiple keys request during rehashing of slot"),
     replyError("OOM command not allowed when used memory > 'maxmemory'."),
+    // A Cluster slot being migrated: the same charge is served once the migration ends.
+    replyError(
+      "ERR Script attempted to access a non local key in a cluster node script: f00, on @user_script:52.",
+    ),
   ])("marks %s as transient", (error) => {
     const mapped = toStoreError(error);
     expect(mapped).toBeInstanceOf(StoreError);

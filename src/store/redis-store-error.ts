@@ -27,6 +27,21 @@ export function toStoreError(error: unknown): StoreError {
   if (error instanceof StoreError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const isReply = error instanceof Error && error.name === "ReplyError";
-  const transient = !isReply || TRANSIENT_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix));
+  const transient =
+    !isReply || TRANSIENT_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix)) || isNotLocal(error);
   return new StoreError(`redis: ${message}`, { transient, cause: error });
 }
+
+/**
+ * A Cluster node refused a key a script touched because it does not serve it now: the key's slot
+ * has moved or is being moved (a multi-key read in a slot being migrated is refused until the
+ * migration ends), or the client's slot map is stale. Redis 7.0 words it "Script attempted to
+ * access a non local key in a cluster node"; a server that refuses keys of several slots in one
+ * script, "... do not hash to the same slot". The charge scripts read every key of a request before
+ * writing any, so a request refused this way changed nothing and may be sent again.
+ */
+export function isNotLocal(error: unknown): boolean {
+  return error instanceof Error && NOT_LOCAL.test(error.message);
+}
+
+const NOT_LOCAL = /non local key|do not hash to the same slot/;

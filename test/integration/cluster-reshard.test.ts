@@ -9,6 +9,7 @@ import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
 import { callOutcome } from "../support/steady-load.ts";
 
 const POLICIES = "test/fixtures/reliability";
+const EXACT = "test/fixtures/exactness/exact.yaml";
 
 /**
  * A Cluster reshards under a running Sluice: the slot of a counter moves, with its keys, to another
@@ -22,7 +23,16 @@ describe("Redis Cluster resharding under sluice serve", () => {
   beforeAll(async () => {
     cluster = await startRedisCluster();
     sluice = await startSluice([
-      ...["--policy", POLICIES, "--redis-cluster", cluster.nodes.join(","), "--workers", "1"],
+      ...[
+        "--policy",
+        POLICIES,
+        "--policy",
+        EXACT,
+        "--redis-cluster",
+        cluster.nodes.join(","),
+        "--workers",
+        "1",
+      ],
       ...["--store-timeout-ms", "200"],
     ]);
     client = createRlsClient(sluice.grpcAddress);
@@ -58,4 +68,49 @@ describe("Redis Cluster resharding under sluice serve", () => {
     for (let i = 0; i < 3; i++) after.push(await callOutcome(client, strict, 2_000));
     expect(after).toEqual(["OK+headers", "OK+headers", "OVER_LIMIT+headers"]);
   });
+  it("answers every call of concurrent waves exactly while a counter's slot moves under them", async () => {
+    // 10 tenants, 100 an hour each (exact.yaml); 15 waves of 10 calls per tenant, all in flight at
+    // once, so each wave's charges share event-loop turns and go out batched per master. The slot
+    // of the first tenant's counter moves to another master after the third wave.
+    const prefix = `waves-${process.pid}-${Date.now()}`;
+    const tenants = Array.from({ length: 10 }, (_, t) => `${prefix}-${t}`);
+    const loaded = await loadPolicies([EXACT]);
+    const rule = loaded.ok
+      ? loaded.table.match("exact", [{ key: "tenant", value: tenants[0] as string }])
+      : undefined;
+    if (rule === undefined) throw new Error("no tenant rule in exact.yaml");
+    const slot = clusterSlot(counterKey(rule.counterId));
+    const source = await ownerOf(slot);
+    const target = cluster.servers.find((s) => s !== source) as RedisServer;
+
+    const outcomes = new Map<string, string[]>(tenants.map((t) => [t, []]));
+    let moved: Promise<void> | undefined;
+    for (let wave = 0; wave < 15; wave++) {
+      if (wave === 3) moved = moveSlot(slot, source, target, cluster.servers);
+      const calls = tenants.flatMap((tenant) =>
+        Array.from({ length: 10 }, async () => {
+          const request = { domain: "exact", descriptors: [{ entries: [{ key: "tenant", value: tenant }] }] };
+          const outcome = await client.shouldRateLimit(request, { timeoutMs: 10_000 }).then(
+            (reply) => reply.overall_code,
+            (error: Error) => `error: ${error.message}`,
+          );
+          outcomes.get(tenant)?.push(outcome);
+        }),
+      );
+      await Promise.all(calls);
+    }
+    await moved;
+    expect((await slotsOf(target))(slot)).toBe(true);
+    for (const tenant of tenants) {
+      const seen = outcomes.get(tenant) ?? [];
+      expect(seen.filter((o) => o !== "OK" && o !== "OVER_LIMIT")).toEqual([]);
+      expect(seen.filter((o) => o === "OK").length).toBe(100);
+      expect(seen.filter((o) => o === "OVER_LIMIT").length).toBe(50);
+    }
+  });
+
+  async function ownerOf(slot: number): Promise<RedisServer> {
+    for (const server of cluster.servers) if ((await slotsOf(server))(slot)) return server;
+    throw new Error(`no master serves slot ${slot}`);
+  }
 });
