@@ -121,13 +121,19 @@ export interface CounterStore {
   close(): Promise<void>;
 }
 
-/** A backend failure. `transient` errors (connection loss, timeouts) may succeed on retry. */
+/**
+ * A backend failure. `transient` errors (connection loss, timeouts) may succeed on retry.
+ * `reachable`: the store did answer, so this failure says nothing about the node's health (a
+ * Cluster node refusing a key of a slot being migrated away); the guard's circuit does not count it.
+ */
 export class StoreError extends Error {
   readonly transient: boolean;
-  constructor(message: string, options: { transient: boolean; cause?: unknown }) {
+  readonly reachable: boolean;
+  constructor(message: string, options: { transient: boolean; reachable?: boolean; cause?: unknown }) {
     super(message, { cause: options.cause });
     this.name = "StoreError";
     this.transient = options.transient;
+    this.reachable = options.reachable ?? !options.transient;
   }
 }
 

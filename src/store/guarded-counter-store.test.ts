@@ -202,6 +202,17 @@ describe("guardCounterStore", () => {
     expect(guarded.openCircuits()).toBe(0);
   });
 
+  it("counts a transient refusal from a reachable node (a slot being migrated) as no failure", async () => {
+    const { store, pending } = controlledStore();
+    const guarded = guard(store);
+    for (let i = 0; i < 3; i++) {
+      const failed = guarded.charge([charge("a")]);
+      pending[i]?.reject(new StoreError("redis: non local key", { transient: true, reachable: true }));
+      await expect(failed).rejects.toMatchObject({ transient: true });
+    }
+    expect(guarded.openCircuits()).toBe(0);
+  });
+
   it("keeps one circuit per partition, so one dead node leaves the others working", async () => {
     const { store, pending } = controlledStore();
     const guarded = guard(store, { partitionOf: (key) => (key.startsWith("dead") ? "node-1" : "node-2") });

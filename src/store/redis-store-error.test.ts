@@ -39,6 +39,17 @@ describe("toStoreError", () => {
     expect(toStoreError(error).transient).toBe(false);
   });
 
+  it("marks a Cluster node's 'non local key' refusal as transient from a reachable store", () => {
+    const mapped = toStoreError(
+      replyError(
+        "ERR Script attempted to access a non local key in a cluster node script: f00, on @user_script:52.",
+      ),
+    );
+    expect(mapped).toMatchObject({ transient: true, reachable: true });
+    expect(toStoreError(new Error("Connection is closed.")).reachable).toBe(false);
+    expect(toStoreError(replyError("WRONGTYPE Operation against a key")).reachable).toBe(true);
+  });
+
   it("passes a StoreError through and wraps non-errors", () => {
     const original = new StoreError("x", { transient: false });
     expect(toStoreError(original)).toBe(original);

@@ -27,8 +27,10 @@ export function toStoreError(error: unknown): StoreError {
   if (error instanceof StoreError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const isReply = error instanceof Error && error.name === "ReplyError";
-  const transient =
-    !isReply || TRANSIENT_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix)) || isNotLocal(error);
+  // A slot being migrated: the same call is served once the migration ends, and the node is alive.
+  if (isNotLocal(error))
+    return new StoreError(`redis: ${message}`, { transient: true, reachable: true, cause: error });
+  const transient = !isReply || TRANSIENT_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix));
   return new StoreError(`redis: ${message}`, { transient, cause: error });
 }
 

@@ -148,8 +148,8 @@ export function createStoreGuard(name: string, settings: StoreGuardSettings): St
         },
         (error: unknown) => {
           inFlight--;
-          // An error reply (a script error, WRONGTYPE) means the store was reachable.
-          if (error instanceof StoreError && !error.transient) answered(taken);
+          // An error reply (a script error, WRONGTYPE, a slot being migrated) means the store was reachable.
+          if (error instanceof StoreError && error.reachable) answered(taken);
           else if (!recorded) unanswered(taken);
           recorded = true;
           throw error;
