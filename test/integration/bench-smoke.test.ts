@@ -124,3 +124,27 @@ describe("bench/gc-pairs.ts (smoke)", () => {
     expect(Number(cells[7])).toBeGreaterThan(0);
   });
 });
+
+// bench/tail-pairs.ts: the fixed-rate tail of Sluice and the reference over longer runs.
+describe("bench/tail-pairs.ts (smoke)", () => {
+  it("runs Sluice (and the reference, when installed) at a fixed rate and reports their tails", async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        "bench/tail-pairs.ts",
+        ...["--scenario", "many-tenants", "--rps", "1000", "--duration", "2s"],
+        ...["--pairs", "1", "--warmup-calls", "1000"],
+      ],
+      { cwd: ROOT, timeout: 60_000 },
+    );
+    const rows = stdout.split("\n").filter((l) => /^\| (redis|reference) \|/.test(l));
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    for (const row of rows) {
+      // | server | RPS | p50 | p90 | p99 | p99.9 | errors | load |
+      const cells = row.split("|").map((c) => c.trim());
+      expect(Number(cells[2])).toBeGreaterThan(900);
+      expect(Number(cells[5])).toBeGreaterThan(0);
+      expect(cells[7]).toBe("0");
+    }
+  });
+});
