@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { OUTPUT_LIMIT } from "../test/support/process.ts";
 import { type RedisServer, startRedis } from "../test/support/redis-server.ts";
 import { flushRedis, startTarget } from "./bench-targets.ts";
-import { type GhzOptions, runGhz } from "./ghz-run.ts";
+import { type GhzOptions, pairedLoad, runGhz } from "./ghz-run.ts";
 import { loadAverages, machineInfo } from "./machine-info.ts";
 import { machineLine } from "./report.ts";
 import { findScenario } from "./scenarios.ts";
@@ -68,15 +68,7 @@ async function measureTree(tree: { name: string; dir: string }, dataFile: string
     redis,
   });
   try {
-    const load$ = (extra: Partial<GhzOptions>): GhzOptions => ({
-      address: server.address,
-      dataFile,
-      concurrency: 50,
-      connections: 4,
-      cpus: 1,
-      pinTo: pinned ? "1" : undefined,
-      ...extra,
-    });
+    const load$ = (extra: Partial<GhzOptions>) => pairedLoad(server.address, dataFile, pinned, extra);
     await runGhz(load$({ total: Number(values["warmup-calls"]) }));
     const from = server.output().length;
     const result = await runGhz(load$({ duration: values.duration, ...(rps > 0 ? { rps } : {}) }));

@@ -29,6 +29,27 @@ export interface GhzOptions {
   readonly pinTo?: string | undefined;
 }
 
+/**
+ * The load of the side-by-side tools (gc-pairs.ts, tail-pairs.ts): 50 calls in flight over 4
+ * connections from one ghz thread, on CPU 1 when the server is pinned to CPU 0, as run-bench.ts does.
+ */
+export function pairedLoad(
+  address: string,
+  dataFile: string,
+  pinned: boolean,
+  extra: Partial<GhzOptions>,
+): GhzOptions {
+  return {
+    address,
+    dataFile,
+    concurrency: 50,
+    connections: 4,
+    cpus: 1,
+    pinTo: pinned ? "1" : undefined,
+    ...extra,
+  };
+}
+
 export interface GhzResult {
   readonly count: number;
   readonly rps: number;

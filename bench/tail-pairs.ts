@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startRedis, startRedisCluster } from "../test/support/redis-server.ts";
 import { flushRedis, startTarget, type TargetOptions } from "./bench-targets.ts";
-import { type GhzOptions, ROOT, runGhz } from "./ghz-run.ts";
+import { type GhzOptions, pairedLoad, ROOT, runGhz } from "./ghz-run.ts";
 import { loadAverages, machineInfo } from "./machine-info.ts";
 import { referencePolicies } from "./reference-policies.ts";
 import { REFERENCE_BIN, writeReferenceRuntime } from "./reference-target.ts";
@@ -81,15 +81,7 @@ try {
       const load = loadAverages();
       const server = await startTarget(name, options);
       try {
-        const load$ = (extra: Partial<GhzOptions>): GhzOptions => ({
-          address: server.address,
-          dataFile,
-          concurrency: 50,
-          connections: 4,
-          cpus: 1,
-          pinTo: pinned ? "1" : undefined,
-          ...extra,
-        });
+        const load$ = (extra: Partial<GhzOptions>) => pairedLoad(server.address, dataFile, pinned, extra);
         await runGhz(load$({ total: Number(values["warmup-calls"]) }));
         const r = await runGhz(load$({ duration: values.duration, rps }));
         const f = (n: number) => n.toFixed(2);
