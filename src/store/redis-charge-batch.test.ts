@@ -82,19 +82,4 @@ describe("batchCharges", () => {
       "many:b1,b2",
     ]);
   });
-
-  it("resends on its own a request the node no longer serves, and only that one", async () => {
-    const moved = new Error(
-      "ERR Script attempted to access a non local key in a cluster node script: f00, on @user_script:1.",
-    );
-    const { sender, sent } = recordingSender((keys) => keys.map((k) => (k === "gone" ? moved : [k])));
-    const charge = batchCharges(sender, () => "A");
-    expect(await Promise.all(["a", "gone", "c"].map((k) => charge(call(k))))).toEqual([
-      ["a"],
-      ["gone"],
-      ["c"],
-    ]);
-    expect(sent.map((s) => s.script)).toEqual(["many", "one"]);
-    expect(sent[1]?.keysAndArgs).toEqual(["gone", "0", "x"]);
-  });
 });

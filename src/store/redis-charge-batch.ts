@@ -1,6 +1,5 @@
 import { type ChargeCall, encodeChargeManyCall } from "./redis-charge-call.ts";
 import { malformedReply } from "./redis-connection.ts";
-import { isNotLocal } from "./redis-store-error.ts";
 
 /**
  * Batches the charges issued in one turn of the event loop into one script call per Redis server
@@ -13,8 +12,8 @@ import { isNotLocal } from "./redis-store-error.ts";
  * - A single Redis: the whole turn goes out as one CHARGE_MANY_SCRIPT call.
  * - A Cluster: `nodeOf` names the master that serves a call's keys (one hash slot per call), and
  *   each master gets one CHARGE_NODE_SCRIPT call for its share of the turn. A call whose node is
- *   not known yet goes on its own. A request the node no longer serves ("non local key": its slot
- *   moved) changed nothing there, and is resent on its own, routed by its own key.
+ *   not known yet goes on its own. A request the node no longer serves gets that node's "non local
+ *   key" error as its own reply; the store sends it again (redis-counter-store.ts).
  *
  * Each caller gets its own request's reply (CHARGE_SCRIPT's format) or error; a failed script call
  * fails every request in it, as a failed pipeline would.
@@ -89,9 +88,8 @@ function sendBatch(send: ChargeSender, batch: readonly Pending[]): void {
       // A request whose commands failed inside the script has its error as its reply.
       batch.forEach((p, i) => {
         const reply: unknown = replies[i];
-        if (!(reply instanceof Error)) p.resolve(reply);
-        else if (isNotLocal(reply)) sendOne(send, p);
-        else p.reject(reply);
+        if (reply instanceof Error) p.reject(reply);
+        else p.resolve(reply);
       });
     },
     (error: unknown) => {

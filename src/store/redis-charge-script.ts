@@ -52,7 +52,7 @@ ${chargeEach("1")}
  * a key it does not serve (its slot moved or is moving away, or the client's slot map is stale)
  * fails with "non local key". Every key of a request is read before any is written, so such a
  * request has changed nothing; its error comes back as its reply and the store resends it on its
- * own, routed by its own key (redis-charge-batch.ts).
+ * own, routed by its own key (redis-counter-store.ts).
  *   KEYS[1]  the routing key
  *   ARGV[1]  the number K of keys; ARGV[2 .. K + 1] the keys, as CHARGE_MANY_SCRIPT's KEYS
  *   then     CHARGE_MANY_SCRIPT's ARGV.

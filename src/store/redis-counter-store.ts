@@ -30,8 +30,12 @@ import {
 } from "./redis-connection.ts";
 import { isNotLocal, toStoreError } from "./redis-store-error.ts";
 
-/** Waits before each resend of a charge a Cluster node refused as not local: 150 ms in all. */
-const NOT_LOCAL_RETRY_MS: readonly number[] = [10, 20, 40, 80];
+/**
+ * Waits before each resend of a charge a Cluster node refused as not local, 150 ms in all: the first
+ * at once (a stale slot map, or a batch routed by another request's key, is put right by routing
+ * the charge by its own key), the others while a slot migration ends.
+ */
+const NOT_LOCAL_RETRY_MS: readonly number[] = [0, 10, 20, 40, 80];
 
 export type RedisCounterStoreOptions = RedisTarget &
   RedisConnectionOptions & {
@@ -211,9 +215,9 @@ export class RedisCounterStore implements CounterStore {
   }
 
   /**
-   * Sends a charge; while a Cluster node refuses it as not local (its slot is being migrated, see
-   * isNotLocal), sends it again on its own, routed by its own key, after NOT_LOCAL_RETRY_MS. A
-   * refused call changed nothing, so it is never counted twice. A migration that outlasts the
+   * Sends a charge; while a Cluster node refuses it as not local (see isNotLocal), sends it again on
+   * its own, routed by its own key, after NOT_LOCAL_RETRY_MS. A refused call changed nothing, so it
+   * is never counted twice. A migration that outlasts the
    * retries fails the call like an outage (transient: the failure policy answers). A caller whose
    * deadline passed meanwhile has been answered by the failure policy already; a later resend that
    * is served still counts that call, as a slow reply would.
@@ -225,7 +229,7 @@ export class RedisCounterStore implements CounterStore {
       } catch (error: unknown) {
         const delayMs = NOT_LOCAL_RETRY_MS[attempt];
         if (delayMs === undefined || !isNotLocal(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
     }
   }
