@@ -237,8 +237,11 @@ for i = 1, #KEYS do
     -- The same keys as CHARGE_SCRIPT: counter-key.ts slotKey(), k = floor(now / w).
     local k = math.floor(now / tonumber(window_arg))
     local prefix = KEYS[i] .. ':' .. window_arg .. ':'
-    reply[#reply + 1] = tonumber(redis.call('GET', prefix .. string.format('%d', k)) or '0')
-    reply[#reply + 1] = tonumber(redis.call('GET', prefix .. string.format('%d', k - 1)) or '0')
+    -- One MGET for both, as CHARGE_SCRIPT reads them: while the slot migrates, a node that has not
+    -- got both keys refuses it ("non local key"; the store sends it again) instead of reading 0.
+    local both = redis.call('MGET', prefix .. string.format('%d', k), prefix .. string.format('%d', k - 1))
+    reply[#reply + 1] = tonumber(both[1] or '0')
+    reply[#reply + 1] = tonumber(both[2] or '0')
   end
 end
 return reply

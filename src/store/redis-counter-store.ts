@@ -12,7 +12,6 @@ import type {
 } from "./counter-store.ts";
 import { type BatchedCharge, batchCharges, type ChargeSender } from "./redis-charge-batch.ts";
 import {
-  type ChargeCall,
   type ChargeReply,
   decodeChargeReply,
   decodePeekReply,
@@ -121,11 +120,12 @@ export class RedisCounterStore implements CounterStore {
   async peek(descriptors: readonly DescriptorCharge[]): Promise<PeekResult> {
     await this.#connection.ready();
     const groups = this.#groups(descriptors);
-    const read = (indices: number[]) => {
+    const read = async (indices: number[]) => {
       const call = encodePeekCall(descriptors, indices);
-      return this.#connection.scripts
-        .sluicePeek(call.numKeys, ...call.keysAndArgs)
-        .then((reply) => decodePeekReply(reply, descriptors, indices));
+      const reply = await this.#untilServed(() =>
+        this.#connection.scripts.sluicePeek(call.numKeys, ...call.keysAndArgs),
+      );
+      return decodePeekReply(reply, descriptors, indices);
     };
     let replies: PeekResult[];
     try {
@@ -210,22 +210,25 @@ export class RedisCounterStore implements CounterStore {
 
   async #call(descriptors: readonly DescriptorCharge[], indices: number[]) {
     const call = encodeChargeCall(descriptors, indices);
-    const reply = await this.#sendUntilServed(call);
+    // A resent charge goes on its own, routed by its own key (not in a batch routed by another's).
+    const reply = await this.#untilServed((attempt) =>
+      attempt === 0 ? this.#send(call) : this.#sendAlone(call),
+    );
     return decodeChargeReply(reply, descriptors, indices);
   }
 
   /**
-   * Sends a charge; while a Cluster node refuses it as not local (see isNotLocal), sends it again on
-   * its own, routed by its own key, after NOT_LOCAL_RETRY_MS. A refused call changed nothing, so it
-   * is never counted twice. A migration that outlasts the
-   * retries fails the call like an outage (transient: the failure policy answers). A caller whose
-   * deadline passed meanwhile has been answered by the failure policy already; a later resend that
-   * is served still counts that call, as a slow reply would.
+   * Sends a script call; while a Cluster node refuses it as not local (see isNotLocal), sends it
+   * again after NOT_LOCAL_RETRY_MS. A refused call changed nothing (every key is read before any is
+   * written), so a charge is never counted twice. A migration that outlasts the retries fails the
+   * call like an outage (transient: the failure policy answers a charge, a peek fails with 503). A
+   * caller whose deadline passed meanwhile has been answered by the failure policy already; a later
+   * resend that is served still counts that call, as a slow reply would.
    */
-  async #sendUntilServed(call: ChargeCall): Promise<unknown> {
+  async #untilServed<T>(send: (attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await (attempt === 0 ? this.#send(call) : this.#sendAlone(call));
+        return await send(attempt);
       } catch (error: unknown) {
         const delayMs = NOT_LOCAL_RETRY_MS[attempt];
         if (delayMs === undefined || !isNotLocal(error)) throw error;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPolicies } from "../../src/policy/load-policies.ts";
 import { clusterSlot } from "../../src/store/cluster-slot.ts";
 import { counterKey } from "../../src/store/counter-key.ts";
-import { moveSlot, slotsOf } from "../support/cluster-admin.ts";
+import { beginSlotMove, moveSlot, slotsOf } from "../support/cluster-admin.ts";
 import { type RedisClusterServers, type RedisServer, startRedisCluster } from "../support/redis-server.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
@@ -107,6 +107,38 @@ describe("Redis Cluster resharding under sluice serve", () => {
       expect(seen.filter((o) => o === "OK").length).toBe(100);
       expect(seen.filter((o) => o === "OVER_LIMIT").length).toBe(50);
     }
+  });
+
+  it("never explains a counter whose slot is migrating with a count it does not have", async () => {
+    // 4 per minute; two calls are counted before the migration starts. While the slot is half-moved
+    // (IMPORTING on the target, MIGRATING on the source, the keys not moved yet) the target would read
+    // no keys for it: /explain must answer with the two counted calls or not at all (503), never 0.
+    const value = `explain-${process.pid}-${Date.now()}`;
+    const strict = { domain: "rel-default", descriptors: [{ entries: [{ key: "strict", value }] }] };
+    await expect.poll(() => callOutcome(client, strict, 2_000), { timeout: 10_000 }).toBe("OK+headers");
+    expect(await callOutcome(client, strict, 2_000)).toBe("OK+headers");
+    const loaded = await loadPolicies([POLICIES]);
+    const rule = loaded.ok ? loaded.table.match("rel-default", [{ key: "strict", value }]) : undefined;
+    if (rule === undefined) throw new Error("no strict rule in the fixture policy");
+    const slot = clusterSlot(counterKey(rule.counterId));
+    const source = await ownerOf(slot);
+    const target = cluster.servers.find((s) => s !== source) as RedisServer;
+
+    const explainCurrent = async (): Promise<number | string> => {
+      const response = await fetch(`${sluice.adminUrl}/explain`, {
+        method: "POST",
+        body: JSON.stringify(strict),
+      });
+      if (response.status !== 200) return response.status;
+      const body = (await response.json()) as { descriptors: { windows: { current: number }[] }[] };
+      return body.descriptors[0]?.windows[0]?.current ?? "no window";
+    };
+    const finish = await beginSlotMove(slot, source, target);
+    const during = [await explainCurrent(), await explainCurrent()];
+    await finish(cluster.servers);
+    expect((await slotsOf(target))(slot)).toBe(true);
+    for (const answer of during) expect([2, 503]).toContain(answer);
+    expect(await explainCurrent()).toBe(2);
   });
 
   async function ownerOf(slot: number): Promise<RedisServer> {

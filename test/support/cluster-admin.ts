@@ -32,16 +32,32 @@ export async function moveSlot(
   target: RedisServer,
   masters: readonly RedisServer[],
 ): Promise<void> {
+  const finish = await beginSlotMove(slot, source, target);
+  await finish(masters);
+}
+
+/**
+ * The first step of moveSlot: the slot is IMPORTING on `target` and MIGRATING on `source`, no key
+ * moved yet. Resolves to the rest: MIGRATE of every key, then SETSLOT NODE on every master.
+ */
+export async function beginSlotMove(
+  slot: number,
+  source: RedisServer,
+  target: RedisServer,
+): Promise<(masters: readonly RedisServer[]) => Promise<void>> {
   const sourceId = await redisCli(source, "cluster", "myid");
   const targetId = await redisCli(target, "cluster", "myid");
   await redisCli(target, "cluster", "setslot", String(slot), "importing", sourceId);
   await redisCli(source, "cluster", "setslot", String(slot), "migrating", targetId);
-  for (let round = 0; round < 100; round++) {
-    const keys = (await redisCli(source, "cluster", "getkeysinslot", String(slot), "100"))
-      .split("\n")
-      .filter(Boolean);
-    if (keys.length === 0) break;
-    await redisCli(source, "migrate", "127.0.0.1", String(target.port), "", "0", "5000", "keys", ...keys);
-  }
-  for (const master of masters) await redisCli(master, "cluster", "setslot", String(slot), "node", targetId);
+  return async (masters) => {
+    for (let round = 0; round < 100; round++) {
+      const keys = (await redisCli(source, "cluster", "getkeysinslot", String(slot), "100"))
+        .split("\n")
+        .filter(Boolean);
+      if (keys.length === 0) break;
+      await redisCli(source, "migrate", "127.0.0.1", String(target.port), "", "0", "5000", "keys", ...keys);
+    }
+    for (const master of masters)
+      await redisCli(master, "cluster", "setslot", String(slot), "node", targetId);
+  };
 }
