@@ -6,7 +6,11 @@
 //
 //   node bench/gc-pairs.ts --tree before=/path/to/old/checkout --tree after=. [--scenario hot-tenant]
 //                          [--store redis|memory] [--rps 4600] [--duration 10s] [--pairs 3]
-//                          [--warmup-calls 20000]
+//                          [--warmup-calls 20000] [--node-flags NAME=FLAG[,FLAG...]]
+//
+// `--node-flags` gives one tree's server extra node (V8) flags, e.g. `--tree base=. --tree minor=.
+// --node-flags minor=--minor-ms` compares one checkout with and without a flag. Young-generation
+// pauses are counted whichever collector makes them (Scavenge, or Minor Mark-Sweep with --minor-ms).
 //
 // Each tree runs its own bin/sluice.js (`--workers 1`, pinned to CPU 0 as in run-bench.ts, ghz on
 // CPU 1) against one Redis started here and flushed before every run. `--rps 0` is the closed loop.
@@ -33,6 +37,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "10s" },
     pairs: { type: "string", default: "3" },
     "warmup-calls": { type: "string", default: "20000" },
+    "node-flags": { type: "string", multiple: true },
   },
 });
 if (values.store !== "redis" && values.store !== "memory") throw new Error("--store is redis or memory");
@@ -41,6 +46,16 @@ const trees = (values.tree ?? ["this=."]).map((spec) => {
   if (at <= 0) throw new Error(`--tree takes NAME=DIR, not "${spec}"`);
   return { name: spec.slice(0, at), dir: resolve(spec.slice(at + 1)) };
 });
+const nodeFlags = new Map(
+  (values["node-flags"] ?? []).map((spec) => {
+    const at = spec.indexOf("=");
+    if (at <= 0) throw new Error(`--node-flags takes NAME=FLAG[,FLAG...], not "${spec}"`);
+    return [spec.slice(0, at), spec.slice(at + 1).split(",")] as const;
+  }),
+);
+for (const name of nodeFlags.keys()) {
+  if (!trees.some((tree) => tree.name === name)) throw new Error(`--node-flags names no --tree: ${name}`);
+}
 const rps = Number(values.rps);
 const pinned = availableParallelism() >= 2;
 const scenario = findScenario(values.scenario);
@@ -62,7 +77,7 @@ async function measureTree(tree: { name: string; dir: string }, dataFile: string
   const load = loadAverages();
   const server = await startTarget(redis === undefined ? "memory" : "redis", {
     root: tree.dir,
-    nodeFlags: ["--trace-gc"],
+    nodeFlags: ["--trace-gc", ...(nodeFlags.get(tree.name) ?? [])],
     workers: 1,
     pinTo: pinned ? "0" : undefined,
     redis,

@@ -33,4 +33,13 @@ describe("summariseTraceGc", () => {
     expect(gc.scavengeMs).toBe(1.67);
     expect(Number.isNaN(gc.promotedPerScavengeMb)).toBe(true);
   });
+
+  it("counts V8's Minor Mark-Sweep (node --minor-ms) as a young-generation pause", () => {
+    const gc = summariseTraceGc(
+      "[1879:0x922e000]  22 ms: Minor Mark-Sweep 8.7 (10.1) -> 7.7 (9.1) MB, pooled: 0 MB, 1.58 / 0.00 ms  (mu)",
+    );
+    expect(gc.scavenges).toBe(1);
+    expect(gc.scavengeMs).toBe(1.58);
+    expect(gc.markCompacts).toBe(0);
+  });
 });

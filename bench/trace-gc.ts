@@ -22,7 +22,7 @@ export interface GcSummary {
 }
 
 const EVENT =
-  /(Scavenge|Mark-Compact)\S*\s+([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/;
+  /(Scavenge|Minor Mark-Sweep|Mark-Compact)\S*\s+([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/;
 
 export function summariseTraceGc(text: string): GcSummary {
   let scavenges = 0;
