@@ -35,6 +35,7 @@ import { startTls } from "./start-tls.ts";
 import { storeFallbackOptions } from "./store-fallback-options.ts";
 import { watchStoreHealth } from "./store-health.ts";
 import { createStoreObserver } from "./store-observer.ts";
+import { tuneV8ForServing } from "./v8-tuning.ts";
 import { VERSION } from "./version.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -48,6 +49,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     return 2;
   }
   const settings = parsed.settings;
+  tuneV8ForServing();
   const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
   // Once per instance: workers parse the same settings again.
   if (cluster.isPrimary) logSettingNotices(parsed.notices, logger);
