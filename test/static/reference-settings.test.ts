@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -17,7 +17,9 @@ const SETUP = readFileSync(new URL("../../scripts/setup.sh", import.meta.url), "
 function referenceSettingsSource(): string {
   const version = /^RATELIMIT_VERSION="([^"]+)"/m.exec(SETUP)?.[1];
   expect(version, "scripts/setup.sh pins RATELIMIT_VERSION").toBeDefined();
-  const cache = execFileSync("go", ["env", "GOMODCACHE"], { encoding: "utf8" }).trim();
+  // Go as scripts/setup.sh finds it: on PATH, else the official tarball's place.
+  const go = spawnSync("go", ["version"]).error === undefined ? "go" : "/usr/local/go/bin/go";
+  const cache = execFileSync(go, ["env", "GOMODCACHE"], { encoding: "utf8" }).trim();
   return readFileSync(
     join(cache, `github.com/envoyproxy/ratelimit@${version}`, "src/settings/settings.go"),
     "utf8",
