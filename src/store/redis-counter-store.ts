@@ -30,9 +30,9 @@ import {
 import { isNotLocal, toStoreError } from "./redis-store-error.ts";
 
 /**
- * Waits before each resend of a charge a Cluster node refused as not local, 150 ms in all: the first
- * at once (a stale slot map, or a batch routed by another request's key, is put right by routing
- * the charge by its own key), the others while a slot migration ends.
+ * Waits before each resend of a charge or peek a Cluster node refused as not local, 150 ms in all:
+ * the first at once (a stale slot map, or a batch routed by another request's key, is put right by
+ * routing the charge by its own key), the others while a slot migration ends.
  */
 const NOT_LOCAL_RETRY_MS: readonly number[] = [0, 10, 20, 40, 80];
 
