@@ -46,15 +46,7 @@ describe("Redis Cluster resharding under sluice serve", () => {
 
   it("keeps counting a counter whose slot moved to another master", async () => {
     const value = `reshard-${process.pid}-${Date.now()}`;
-    const loaded = await loadPolicies([POLICIES]);
-    const rule = loaded.ok ? loaded.table.match("rel-default", [{ key: "strict", value }]) : undefined;
-    if (rule === undefined) throw new Error("no strict rule in the fixture policy");
-    const slot = clusterSlot(counterKey(rule.counterId));
-    const owners = await Promise.all(
-      cluster.servers.map(async (s) => ((await slotsOf(s))(slot) ? s : undefined)),
-    );
-    const source = owners.find((s) => s !== undefined) as RedisServer;
-    const target = cluster.servers.find((s) => s !== source) as RedisServer;
+    const { slot, source, target } = await placeOf(POLICIES, "rel-default", { key: "strict", value });
 
     const strict = { domain: "rel-default", descriptors: [{ entries: [{ key: "strict", value }] }] };
     await expect.poll(() => callOutcome(client, strict, 2_000), { timeout: 10_000 }).toBe("OK+headers");
@@ -74,14 +66,10 @@ describe("Redis Cluster resharding under sluice serve", () => {
     // of the first tenant's counter moves to another master after the third wave.
     const prefix = `waves-${process.pid}-${Date.now()}`;
     const tenants = Array.from({ length: 10 }, (_, t) => `${prefix}-${t}`);
-    const loaded = await loadPolicies([EXACT]);
-    const rule = loaded.ok
-      ? loaded.table.match("exact", [{ key: "tenant", value: tenants[0] as string }])
-      : undefined;
-    if (rule === undefined) throw new Error("no tenant rule in exact.yaml");
-    const slot = clusterSlot(counterKey(rule.counterId));
-    const source = await ownerOf(slot);
-    const target = cluster.servers.find((s) => s !== source) as RedisServer;
+    const { slot, source, target } = await placeOf(EXACT, "exact", {
+      key: "tenant",
+      value: tenants[0] as string,
+    });
 
     const outcomes = new Map<string, string[]>(tenants.map((t) => [t, []]));
     let moved: Promise<void> | undefined;
@@ -117,12 +105,7 @@ describe("Redis Cluster resharding under sluice serve", () => {
     const strict = { domain: "rel-default", descriptors: [{ entries: [{ key: "strict", value }] }] };
     await expect.poll(() => callOutcome(client, strict, 2_000), { timeout: 10_000 }).toBe("OK+headers");
     expect(await callOutcome(client, strict, 2_000)).toBe("OK+headers");
-    const loaded = await loadPolicies([POLICIES]);
-    const rule = loaded.ok ? loaded.table.match("rel-default", [{ key: "strict", value }]) : undefined;
-    if (rule === undefined) throw new Error("no strict rule in the fixture policy");
-    const slot = clusterSlot(counterKey(rule.counterId));
-    const source = await ownerOf(slot);
-    const target = cluster.servers.find((s) => s !== source) as RedisServer;
+    const { slot, source, target } = await placeOf(POLICIES, "rel-default", { key: "strict", value });
 
     const explainCurrent = async (): Promise<number | string> => {
       const response = await fetch(`${sluice.adminUrl}/explain`, {
@@ -141,8 +124,16 @@ describe("Redis Cluster resharding under sluice serve", () => {
     expect(await explainCurrent()).toBe(2);
   });
 
-  async function ownerOf(slot: number): Promise<RedisServer> {
-    for (const server of cluster.servers) if ((await slotsOf(server))(slot)) return server;
+  /** The Cluster slot of the counter one descriptor entry charges, the master serving it, and another. */
+  async function placeOf(policy: string, domain: string, entry: { key: string; value: string }) {
+    const loaded = await loadPolicies([policy]);
+    const rule = loaded.ok ? loaded.table.match(domain, [entry]) : undefined;
+    if (rule === undefined) throw new Error(`no rule for ${entry.key} in ${policy}`);
+    const slot = clusterSlot(counterKey(rule.counterId));
+    for (const source of cluster.servers) {
+      if (!(await slotsOf(source))(slot)) continue;
+      return { slot, source, target: cluster.servers.find((s) => s !== source) as RedisServer };
+    }
     throw new Error(`no master serves slot ${slot}`);
   }
 });
