@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { batchCharges, type ChargeSender, MAX_BATCH } from "./redis-charge-batch.ts";
 import type { ChargeCall } from "./redis-charge-call.ts";
 
-/** A request on one key with two arguments; its reply names the key, so answers can be matched. */
-const call = (key: string): ChargeCall => ({ indices: [0], numKeys: 1, keysAndArgs: [key, "0", "x"] });
+/** A request on one key and its shape; its reply names the key, so answers can be matched. */
+const call = (key: string): ChargeCall => ({ indices: [0], numKeys: 1, keysAndArgs: [key, `shape-${key}`] });
 
 function recordingSender(answer: (keys: string[]) => unknown = (keys) => keys.map((k) => [k])) {
   const sent: { script: "one" | "many"; keysAndArgs: string[] }[] = [];
@@ -31,7 +31,7 @@ describe("batchCharges", () => {
     expect(sent).toEqual([
       {
         script: "many",
-        keysAndArgs: ["a", "b", "a", "3", "1", "2", "0", "x", "1", "2", "0", "x", "1", "2", "0", "x"],
+        keysAndArgs: ["a", "b", "a", "3", "1", "shape-a", "1", "shape-b", "1", "shape-a"],
       },
     ]);
   });
@@ -77,7 +77,7 @@ describe("batchCharges", () => {
     const keys = ["a1", "b1", "x", "a2", "b2"];
     expect(await Promise.all(keys.map((k) => charge(call(k))))).toEqual(keys.map((k) => [k]));
     expect(sent.map((s) => `${s.script}:${s.keysAndArgs.slice(0, 2).join(",")}`)).toEqual([
-      "one:x,0",
+      "one:x,shape-x",
       "many:a1,a2",
       "many:b1,b2",
     ]);

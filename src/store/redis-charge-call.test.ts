@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { DescriptorCharge } from "./counter-store.ts";
-import { decodeChargeReply, decodePeekReply, encodeChargeCall, encodePeekCall } from "./redis-charge-call.ts";
+import {
+  decodeChargeReply,
+  decodePeekReply,
+  encodeChargeCall,
+  encodeChargeManyCall,
+  encodePeekCall,
+} from "./redis-charge-call.ts";
 
 const descriptors: DescriptorCharge[] = [
   {
@@ -24,14 +30,44 @@ const descriptors: DescriptorCharge[] = [
 ];
 
 describe("encodeChargeCall", () => {
-  it("passes the group's keys, then each descriptor's fields", () => {
+  it("passes the group's keys, then each descriptor's shape: its fields joined by |", () => {
     const call = encodeChargeCall(descriptors, [0, 2]);
     expect(call.numKeys).toBe(2);
     expect(call.keysAndArgs).toEqual([
       "sluice:{a}",
       "sluice:{c}",
-      ...["enforced", "2", "1", "2", "60000", "10", "86400000", "100"],
-      ...["shadow", "1", "0", "1", "1000", "5"],
+      "enforced|2|1|60000|10|86400000|100",
+      "shadow|1|0|1000|5",
+    ]);
+  });
+
+  it("gives a descriptor without windows a shape of its three fields", () => {
+    expect(encodeChargeCall(descriptors, [1]).keysAndArgs).toEqual(["sluice:{b}", "shadow|0|0"]);
+  });
+
+  it("builds the same shape for descriptors of one window list, whatever their cost", () => {
+    const [first] = descriptors;
+    if (first === undefined) throw new Error("no descriptor");
+    const again = { ...first, counterKey: "sluice:{z}", cost: 7 };
+    expect(encodeChargeCall([first, again], [0, 1]).keysAndArgs.slice(2)).toEqual([
+      "enforced|2|1|60000|10|86400000|100",
+      "enforced|7|1|60000|10|86400000|100",
+    ]);
+  });
+});
+
+describe("encodeChargeManyCall", () => {
+  it("passes every request's keys, then the request count and per request its key count and shapes", () => {
+    const many = encodeChargeManyCall([
+      encodeChargeCall(descriptors, [0, 2]),
+      encodeChargeCall(descriptors, [1]),
+    ]);
+    expect(many.numKeys).toBe(3);
+    expect(many.keysAndArgs).toEqual([
+      ...["sluice:{a}", "sluice:{c}", "sluice:{b}"],
+      "2",
+      ...["2", "enforced|2|1|60000|10|86400000|100", "shadow|1|0|1000|5"],
+      ...["1", "shadow|0|0"],
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import type { DescriptorCharge, PeekResult, WindowCounts } from "./counter-store.ts";
+import type { DescriptorCharge, PeekResult, WindowCharge, WindowCounts } from "./counter-store.ts";
 import { malformedReply } from "./redis-connection.ts";
 
 /**
@@ -28,10 +28,25 @@ export function encodeChargeCall(
   indices: readonly number[],
 ): ChargeCall {
   return encodeGroup(descriptors, indices, (d, args) => {
-    args.push(d.mode, String(d.cost), d.countRejected ? "1" : "0", String(d.windows.length));
-    for (const w of d.windows) args.push(String(w.windowMs), String(w.limit));
+    args.push(shapeOf(d));
   });
 }
+
+/**
+ * A descriptor's CHARGE_SCRIPT argument: `mode|cost|countRejected`, then `|windowMs|limit` per
+ * window. The windows' part is made once per window list (a rule's list lives with the compiled
+ * policy), so a call builds one short string per descriptor.
+ */
+function shapeOf(d: DescriptorCharge): string {
+  let windows = windowTexts.get(d.windows);
+  if (windows === undefined) {
+    windows = d.windows.map((w) => `|${w.windowMs}|${w.limit}`).join("");
+    windowTexts.set(d.windows, windows);
+  }
+  return `${d.mode}|${d.cost}|${d.countRejected ? "1" : "0"}${windows}`;
+}
+
+const windowTexts = new WeakMap<readonly WindowCharge[], string>();
 
 /** A group's call: its descriptors' counter keys, then what `argsOf` writes for each, in order. */
 function encodeGroup(
@@ -52,17 +67,18 @@ function encodeGroup(
 
 /**
  * One CHARGE_MANY_SCRIPT call for several whole requests (single Redis): every request's keys, then
- * the request count and, per request, its key count, its argument count and its arguments.
+ * the request count and, per request, its key count and its shapes (one per key).
  */
 export function encodeChargeManyCall(calls: readonly ChargeCall[]): Omit<ChargeCall, "indices"> {
   const keys: string[] = [];
   const args: string[] = [String(calls.length)];
   for (const call of calls) {
-    keys.push(...call.keysAndArgs.slice(0, call.numKeys));
-    const own = call.keysAndArgs.slice(call.numKeys);
-    args.push(String(call.numKeys), String(own.length), ...own);
+    const { numKeys, keysAndArgs } = call;
+    args.push(String(numKeys));
+    for (let i = 0; i < numKeys; i++) keys.push(keysAndArgs[i] as string);
+    for (let i = numKeys; i < keysAndArgs.length; i++) args.push(keysAndArgs[i] as string);
   }
-  return { numKeys: keys.length, keysAndArgs: [...keys, ...args] };
+  return { numKeys: keys.length, keysAndArgs: keys.concat(args) };
 }
 
 /** Reads `{ nowMs, admitted, then current, previous, passed per window }`. */

@@ -9,8 +9,11 @@ import { SLOT_TTL_MARGIN_MS } from "./counter-key.ts";
  *            keys `<base>:<windowMs>:<k>` depend on k, which comes from the server's TIME and so is
  *            known only inside the script. They carry the base's `{hash tag}`, so they hash to the
  *            declared key's Cluster slot and stay on the node the call was routed to.
- *   ARGV     per descriptor: mode ("enforced" | "shadow"), cost h, countRejected (1/0), window
- *            count n, then n pairs of windowMs, limit.
+ *   ARGV[i]  the i-th descriptor's shape, one argument: its fields joined by '|', mode ("enforced" |
+ *            "shadow"), cost h, countRejected (1/0), then per window its windowMs and limit
+ *            (redis-charge-call.ts shapeOf). Descriptors of one rule send the same text, which the
+ *            script reads once per call: one argument instead of 4 + 2 per window, and no
+ *            per-descriptor number parsing.
  *   Returns  { nowMs, admitted (1/0), then per window: current, previous, passed (1/0) }, all
  *            integers (Redis truncates Lua numbers in replies, so only whole values are returned).
  *
@@ -34,7 +37,7 @@ return charge(1, #KEYS, 1)
  * and, for requests on the same counters (a hot tenant), the reads of slots already read.
  *   KEYS     every request's keys, request after request
  *   ARGV[1]  number of requests
- *   then per request: its key count, its argument count, then its CHARGE_SCRIPT arguments.
+ *   then per request: its key count, then its CHARGE_SCRIPT arguments (one shape per key).
  *   Returns  one CHARGE_SCRIPT reply per request, in order; a request whose commands failed gets
  *            that error as its reply, and the others still go ahead, as they would on their own.
  */
@@ -72,45 +75,82 @@ function chargeEach(first: string): string {
 local replies = {}
 local first_arg = ${first}
 local first_key, arg = 1, first_arg + 1
-for r = 1, tonumber(ARGV[first_arg]) do
-  local key_count, arg_count = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
-  local ok, reply = pcall(charge, first_key, key_count, arg + 2)
+for r = 1, tonumber(argv[first_arg]) do
+  local key_count = tonumber(argv[arg])
+  local ok, reply = pcall(charge, first_key, key_count, arg + 1)
   if ok then
     replies[r] = reply
   else
     replies[r] = redis.error_reply(type(reply) == 'table' and reply.err or tostring(reply))
   end
   first_key = first_key + key_count
-  arg = arg + 2 + arg_count
+  arg = arg + 1 + key_count
 end
 return replies`;
 }
 
 /**
  * The decision every charge script makes for one request: its keys are keys[first_key ..
- * first_key + key_count - 1] (`keys` is KEYS, or CHARGE_NODE_SCRIPT's keys from ARGV), its
- * arguments (CHARGE_SCRIPT's layout) start at ARGV[arg].
+ * first_key + key_count - 1] (`keys` is KEYS, or CHARGE_NODE_SCRIPT's keys from ARGV), their shapes
+ * (CHARGE_SCRIPT's layout) ARGV[arg ..].
  */
 function chargeFunction(): string {
   return `
+-- Globals read once: each use of a global (ARGV, redis, tonumber ...) is a table lookup in Lua.
+local argv, call, tonumber, floor, format = ARGV, redis.call, tonumber, math.floor, string.format
+
 -- TIME before writes is allowed: Redis 7 replicates a script's effects (the INCRBYs), not the
 -- script, so replicas never re-evaluate TIME. Using the server's clock keeps every Sluice
 -- instance, whatever its host clock, on the same window boundaries.
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local time = call('TIME')
+local now = tonumber(time[1]) * 1000 + floor(tonumber(time[2]) / 1000)
 
 -- Slot keys read so far by this script call: current (kept up to date with every INCRBY, so a
 -- later request of the same call sees what an earlier one charged) and previous count, by key.
 local current, previous = {}, {}
--- By window length: the end of the keys of its current and previous slot, ':<windowMs>:<k>' and
--- ':<windowMs>:<k - 1>', the same for every counter at this call's now.
-local suffixes = {}
+-- By window length (its text): the window at this call's now, the end of the keys of its current
+-- and previous slot, ':<windowMs>:<k>' and ':<windowMs>:<k - 1>', the same for every counter.
+local slots = {}
+-- By shape text: the shape read into numbers, and its windows with their slot key ends.
+local shapes = {}
+
+local function window_of(window_arg, limit_arg)
+  local slot = slots[window_arg]
+  if slot == nil then
+    local w = tonumber(window_arg)
+    if w == nil or w <= 0 then error('malformed window length ' .. window_arg) end
+    -- Slot numbers stay below 2^53, so %d prints them exactly like JavaScript does.
+    local k = floor(now / w)
+    slot = { w, ':' .. window_arg .. ':' .. format('%d', k), ':' .. window_arg .. ':' .. format('%d', k - 1) }
+    slots[window_arg] = slot
+  end
+  local limit = tonumber(limit_arg)
+  if limit == nil then error('malformed limit ' .. limit_arg) end
+  -- { windowMs, current key end, previous key end, limit, limit as sent }
+  return { slot[1], slot[2], slot[3], limit, limit_arg }
+end
+
+local function shape_of(text)
+  local fields = {}
+  for field in string.gmatch(text, '[^|]+') do fields[#fields + 1] = field end
+  local cost = tonumber(fields[2])
+  if #fields < 3 or (#fields - 3) % 2 ~= 0 or cost == nil then error('malformed descriptor shape ' .. text) end
+  -- { enforced, cost, cost as sent (INCRBY gets it so: a Lua number would be reformatted with
+  -- %.14g), countRejected, windows }
+  local windows = {}
+  for j = 4, #fields, 2 do windows[#windows + 1] = window_of(fields[j], fields[j + 1]) end
+  local shape = { fields[1] == 'enforced', cost, fields[2], fields[3] == '1', windows }
+  shapes[text] = shape
+  return shape
+end
+
 -- What the request being decided charges to each slot key (a counter named twice adds up), valid
 -- where planned_by matches its number.
 local planned, planned_by = {}, {}
 local request = 0
--- The windows of the request being decided, in order, one entry per array; reused by the next.
-local w_key, w_ms, w_limit, w_limit_arg, w_passed, w_cost, w_cost_arg, w_counts_refused = {}, {}, {}, {}, {}, {}, {}, {}
+-- The windows of the request being decided, in order, one entry per array; reused by the next:
+-- slot key, whether it passed, its descriptor's shape and the window itself.
+local w_key, w_passed, w_shape, w_window = {}, {}, {}, {}
 
 local function charge(first_key, key_count, arg)
   request = request + 1
@@ -118,46 +158,32 @@ local function charge(first_key, key_count, arg)
   local enforced_failed = false
 
   for i = first_key, first_key + key_count - 1 do
-    local enforced = ARGV[arg] == 'enforced'
-    -- INCRBY gets the cost as sent: a Lua number would be reformatted with %.14g.
-    local cost_arg = ARGV[arg + 1]
-    local cost = tonumber(cost_arg)
-    local counts_refused = ARGV[arg + 2] == '1'
-    local n = tonumber(ARGV[arg + 3])
-    arg = arg + 4
-    for _ = 1, n do
-      local window_arg = ARGV[arg]
-      local w = tonumber(window_arg)
-      local limit_arg = ARGV[arg + 1]
-      local limit = tonumber(limit_arg)
-      arg = arg + 2
-      local suffix = suffixes[window_arg]
-      if suffix == nil then
-        -- Slot numbers stay below 2^53, so %d prints them exactly like JavaScript does.
-        local k = math.floor(now / w)
-        suffix = { ':' .. window_arg .. ':' .. string.format('%d', k), ':' .. window_arg .. ':' .. string.format('%d', k - 1) }
-        suffixes[window_arg] = suffix
-      end
-      local key = keys[i] .. suffix[1]
+    local text = argv[arg]
+    arg = arg + 1
+    local shape = shapes[text] or shape_of(text)
+    local base, cost, list = keys[i], shape[2], shape[5]
+    for n = 1, #list do
+      local window = list[n]
+      local key = base .. window[2]
       local c = current[key]
       if c == nil then
-        local both = redis.call('MGET', key, keys[i] .. suffix[2])
+        local both = call('MGET', key, base .. window[3])
         c = tonumber(both[1] or '0')
         current[key] = c
         previous[key] = tonumber(both[2] or '0')
       end
       -- admission.ts estimate(): E = p * (1 - elapsed fraction of slot k) + c
+      local w = window[1]
       local e = previous[key] * (1 - (now % w) / w) + c
       -- admission.ts windowPasses(): E + h <= L, E taken before any accounting, plus what earlier
       -- descriptors of this request charge to the same counter.
       local earlier = planned_by[key] == request and planned[key] or 0
-      local passed = e + earlier + cost <= limit
+      local passed = e + earlier + cost <= window[4]
       planned[key] = earlier + cost
       planned_by[key] = request
-      if not passed and enforced then enforced_failed = true end
+      if not passed and shape[1] then enforced_failed = true end
       windows = windows + 1
-      w_key[windows], w_ms[windows], w_limit[windows], w_limit_arg[windows] = key, w, limit, limit_arg
-      w_passed[windows], w_cost[windows], w_cost_arg[windows], w_counts_refused[windows] = passed, cost, cost_arg, counts_refused
+      w_key[windows], w_passed[windows], w_shape[windows], w_window[windows] = key, passed, shape, window
     end
   end
 
@@ -166,16 +192,16 @@ local function charge(first_key, key_count, arg)
 
   local reply = { now, admitted and 1 or 0 }
   for j = 1, windows do
-    local key = w_key[j]
-    if w_cost[j] > 0 and (admitted or w_counts_refused[j]) then
+    local key, shape, window = w_key[j], w_shape[j], w_window[j]
+    if shape[2] > 0 and (admitted or shape[4]) then
       -- admission.ts chargedHits(): a refused call adds at most the window's limit.
-      local hits = w_cost_arg[j]
-      if not admitted and w_cost[j] > w_limit[j] then hits = w_limit_arg[j] end
+      local hits = shape[3]
+      if not admitted and shape[2] > window[4] then hits = window[5] end
       local fresh = current[key] == 0
-      current[key] = redis.call('INCRBY', key, hits)
+      current[key] = call('INCRBY', key, hits)
       -- counter-key.ts slotTtlMs(): 2W + margin. Set when the slot key is created: it is charged
       -- only during its own slot, so 2W + margin from its first charge covers its last read.
-      if fresh then redis.call('PEXPIRE', key, string.format('%d', 2 * w_ms[j] + ${SLOT_TTL_MARGIN_MS})) end
+      if fresh then call('PEXPIRE', key, format('%d', 2 * window[1] + ${SLOT_TTL_MARGIN_MS})) end
     end
     reply[3 * j] = current[key]
     reply[3 * j + 1] = previous[key]

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { clusterSlot } from "../../src/store/cluster-slot.ts";
 import { counterKey, SLOT_TTL_MARGIN_MS } from "../../src/store/counter-key.ts";
 import { type ChargeResult, type DescriptorCharge, StoreError } from "../../src/store/counter-store.ts";
+import { CHARGE_MANY_SCRIPT, CHARGE_SCRIPT } from "../../src/store/redis-charge-script.ts";
 import { RedisCounterStore } from "../../src/store/redis-counter-store.ts";
 import { moveSlot, redisCli, slotsOf } from "../support/cluster-admin.ts";
 import {
@@ -133,6 +134,35 @@ describe("RedisCounterStore on a single Redis", () => {
     } finally {
       await Promise.all(stores.slice(1).map((s) => s.close()));
     }
+  });
+
+  it("refuses a malformed descriptor shape by name and writes nothing for that request", async () => {
+    const base = counterKey(`shape:${randomUUID()}`);
+    for (const shape of [
+      "enforced|x|1|60000|10",
+      "enforced|1|1|60000",
+      "enforced|1|1|0|10",
+      "enforced|1|1|60000|y",
+    ]) {
+      await expect(redis.eval(CHARGE_SCRIPT, 1, base, shape)).rejects.toThrow(/malformed/);
+    }
+    // In a batch only the malformed request fails; the one after it is decided and charged.
+    const good = counterKey(`shape:${randomUUID()}`);
+    const replies = (await redis.eval(
+      CHARGE_MANY_SCRIPT,
+      2,
+      base,
+      good,
+      "2",
+      "1",
+      "enforced|x|1|60000|10",
+      "1",
+      "enforced|1|1|60000|10",
+    )) as unknown[];
+    expect(replies[0]).toBeInstanceOf(Error);
+    expect(String(replies[0])).toMatch(/malformed descriptor shape enforced\|x/);
+    expect(replies[1]).toEqual([expect.any(Number), 1, 1, 0, 1]);
+    expect(await redis.keys(`${base}*`)).toEqual([]);
   });
 
   it("works with a password in the URL", async () => {
