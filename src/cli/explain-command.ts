@@ -19,7 +19,7 @@ and Retry-After, and the concurrency leases held. Prints JSON (docs/explain-and-
   DESCRIPTOR              one descriptor's entries in order: key=value[,key=value...]
   --admin-url URL         ask a running instance's admin port (POST URL/explain)
   --policy PATH           or read the policy here and the counters from Redis directly:
-  --redis-url URL         one Redis (redis:// or rediss://)
+  --redis-url URL         one Redis (redis://, rediss:// or unix://)
   --redis-cluster NODES   a Redis Cluster, comma-separated HOST:PORT seeds
   --hits-addend N         the call's hits_addend (default 0, which counts as 1)`;
 

@@ -75,7 +75,7 @@ export const OPTIONS = {
     referenceEnv: ["REDIS_URL", "REDIS_AUTH", "REDIS_TLS", "REDIS_SOCKET_TYPE"],
     repeat: false,
     value: "URL",
-    help: "one Redis, redis://[[user]:password@]host:port[/db] (rediss:// for TLS); unset: counters in memory",
+    help: "one Redis, redis://[[user]:password@]host:port[/db] (rediss:// for TLS) or unix://[[user]:password@]/socket/path[?db=N]; unset: counters in memory",
   },
   redisCluster: {
     flag: "--redis-cluster",

@@ -115,6 +115,7 @@ describe("parseSettings: Redis passwords stay out of error messages", () => {
     [["--redis-cluster", "s3cret@h"], 'got "***@h"'],
     [["--redis-sentinel", "redis://:s3cret@h", "--redis-sentinel-master", "m"], 'got "redis://***@h"'],
     [["--redis-url", "redis://h:6379/x?db=1&password=s3cret"], 'got "redis://h:6379/x?db=1&password=***"'],
+    [["--redis-url", "unix://u:s3cret@/run/r.sock?db=x"], 'got "unix://***@/run/r.sock?db=x"'],
   ])("%j", (argv, shown) => {
     const message = errorsOf(argv).join("\n");
     expect(message).toContain(shown);
@@ -134,6 +135,16 @@ describe("parseSettings: Redis URLs ioredis could not use are settings errors, n
     ["--redis-cluster", "h<x:7000", 'not a valid URL (check the host name and the port), got "h<x:7000"'],
     ["--redis-cluster", "h#x:7000", "expected HOST:PORT or redis[s]://"],
     ["--redis-sentinel", "h:26379,redis://:pw%zz@h:26380", "malformed %-escape"],
+    ["--redis-url", "unix://run/redis.sock", "expected an absolute socket path after unix://"],
+    ["--redis-url", "unix:///run/redis.sock?db=x", 'database "x" is not a number'],
+    ["--redis-url", "unix:///run/redis.sock?timeout=1", 'unknown parameter "timeout"'],
+    ["--redis-url", `unix:///${"s".repeat(120)}.sock`, "longer than 107 bytes"],
+    ["--redis-url", "unix://:pw%zz@/run/redis.sock", "malformed %-escape"],
+    [
+      "--redis-url",
+      "http://h:6379",
+      "expected redis://HOST:PORT, rediss://HOST:PORT or unix:///path/to/redis.sock",
+    ],
   ])("%s %j", (flag, address, message) => {
     const sentinel = flag === "--redis-sentinel" ? ["--redis-sentinel-master", "m"] : [];
     const errors = errorsOf([flag, address, ...sentinel]);
@@ -147,6 +158,9 @@ describe("parseSettings: Redis URLs ioredis could not use are settings errors, n
     "redis://h:6379/15",
     "rediss://u%40x:p%25w@[::1]:6380/2",
     "redis://h",
+    "unix:///run/redis/redis.sock",
+    "unix://:p%40ss@/run/redis.sock?db=3",
+    "UNIX://user:pw@/tmp/r.sock",
   ])("takes %j", (address) => {
     expect(errorsOf(["--redis-url", address])).toEqual([]);
   });

@@ -1,3 +1,5 @@
+import { isUnixSocketUrl, parseUnixSocketUrl } from "../store/redis-unix-socket.ts";
+
 /** The Redis behind the counters: one server, a Cluster, or a master found through Sentinel. */
 export interface RedisStoreSettings {
   readonly redisUrl?: string | undefined;
@@ -34,9 +36,15 @@ export function parseRedisStore(
 ): RedisStoreSettings {
   const { redisUrl } = text;
   if (redisUrl !== undefined) {
-    const problem = /^rediss?:\/\/[^\s]+$/.test(redisUrl)
-      ? urlProblem(redisUrl, { database: true })
-      : "expected redis://HOST:PORT or rediss://HOST:PORT";
+    const unix = isUnixSocketUrl(redisUrl) ? parseUnixSocketUrl(redisUrl) : undefined;
+    const problem =
+      unix !== undefined
+        ? unix.ok
+          ? undefined
+          : unix.problem
+        : /^rediss?:\/\/[^\s]+$/.test(redisUrl)
+          ? urlProblem(redisUrl, { database: true })
+          : "expected redis://HOST:PORT, rediss://HOST:PORT or unix:///path/to/redis.sock";
     if (problem !== undefined)
       errors.push(`${describe("redisUrl")}: ${problem}, got "${withoutCredentials(redisUrl)}"`);
   }

@@ -73,6 +73,16 @@ describe("envoyproxy/ratelimit's environment", () => {
       },
     ],
     [
+      "a unix socket",
+      { REDIS_SOCKET_TYPE: "unix", REDIS_URL: "/var/run/r.sock" },
+      { redisUrl: "unix:///var/run/r.sock" },
+    ],
+    [
+      "a socket path, the reference's default socket type, with AUTH",
+      { REDIS_URL: "/run/redis?1.sock", REDIS_AUTH: "u:p w" },
+      { redisUrl: "unix://u:p%20w@/run/redis%3F1.sock" },
+    ],
+    [
       "a sentinel master over TLS",
       { REDIS_TYPE: "sentinel", REDIS_URL: "m,s1:1,s2:2", REDIS_TLS: "1" },
       {
@@ -88,8 +98,26 @@ describe("envoyproxy/ratelimit's environment", () => {
   });
 
   it.each<[string, Record<string, string>, string]>([
-    ["a unix socket", { REDIS_SOCKET_TYPE: "unix", REDIS_URL: "/var/run/r.sock" }, "REDIS_SOCKET_TYPE=unix"],
-    ["a socket path", { REDIS_URL: "/var/run/r.sock" }, "REDIS_SOCKET_TYPE=unix"],
+    [
+      "a unix socket for a Cluster",
+      { REDIS_SOCKET_TYPE: "unix", REDIS_TYPE: "cluster", REDIS_URL: "/var/run/r.sock" },
+      "REDIS_SOCKET_TYPE=unix with REDIS_TYPE=cluster: Sluice reaches a Cluster or Sentinels over TCP only",
+    ],
+    [
+      "TLS on a unix socket",
+      { REDIS_SOCKET_TYPE: "unix", REDIS_URL: "/var/run/r.sock", REDIS_TLS: "true" },
+      "REDIS_TLS=true with REDIS_SOCKET_TYPE=unix",
+    ],
+    [
+      "a unix socket that is no path",
+      { REDIS_SOCKET_TYPE: "unix", REDIS_URL: "redis:6379" },
+      "with REDIS_SOCKET_TYPE=unix, expected the socket's absolute path",
+    ],
+    [
+      "a socket path over tcp",
+      { REDIS_SOCKET_TYPE: "tcp", REDIS_URL: "/var/run/r.sock" },
+      'is a socket path, but REDIS_SOCKET_TYPE is "tcp"',
+    ],
     ["memcached", { BACKEND_TYPE: "memcache" }, "BACKEND_TYPE: Sluice keeps counters in Redis only"],
     [
       "an unknown type",

@@ -151,9 +151,13 @@ function redisValues(
 ): Partial<Record<OptionName, string>> {
   const url = get("REDIS_URL");
   if (url === undefined) return {};
-  if (get("REDIS_SOCKET_TYPE")?.toLowerCase() === "unix" || url.startsWith("/")) {
+  const socketType = get("REDIS_SOCKET_TYPE")?.toLowerCase();
+  if (socketType === "unix" || (socketType === undefined && url.startsWith("/"))) {
+    return unixSocketValues(url, get("REDIS_AUTH"), tls, get("REDIS_TYPE"), errors);
+  }
+  if (url.startsWith("/")) {
     errors.push(
-      "REDIS_SOCKET_TYPE=unix: Sluice connects to Redis over TCP; set REDIS_SOCKET_TYPE=tcp and REDIS_URL=HOST:PORT",
+      `REDIS_URL: "${url}" is a socket path, but REDIS_SOCKET_TYPE is "${socketType}"; set it to unix`,
     );
     return {};
   }
@@ -194,6 +198,37 @@ function redisValues(
       errors.push(`REDIS_TYPE: expected single, cluster or sentinel, got "${get("REDIS_TYPE")}"`);
       return {};
   }
+}
+
+/**
+ * REDIS_SOCKET_TYPE=unix: REDIS_URL is the socket's path (the reference dials it as given), for a
+ * single Redis only; Sluice speaks plaintext on it (redis-unix-socket.ts).
+ */
+function unixSocketValues(
+  path: string,
+  auth: string | undefined,
+  tls: boolean,
+  redisType: string | undefined,
+  errors: string[],
+): Partial<Record<OptionName, string>> {
+  if ((redisType ?? "single").toLowerCase() !== "single") {
+    errors.push(
+      `REDIS_SOCKET_TYPE=unix with REDIS_TYPE=${redisType}: Sluice reaches a Cluster or Sentinels over TCP only; set REDIS_SOCKET_TYPE=tcp`,
+    );
+    return {};
+  }
+  if (tls) {
+    errors.push(
+      "REDIS_TLS=true with REDIS_SOCKET_TYPE=unix: Sluice speaks plaintext on a Unix socket; unset REDIS_TLS",
+    );
+    return {};
+  }
+  if (!path.startsWith("/")) {
+    errors.push(`REDIS_URL: with REDIS_SOCKET_TYPE=unix, expected the socket's absolute path, got "${path}"`);
+    return {};
+  }
+  // `?`, `#` and `%` would end or escape the URL's path.
+  return { redisUrl: `unix://${userInfo(auth)}${path.replace(/[%?#]/g, encodeURIComponent)}` };
 }
 
 /** `user:password@`, `:password@` or nothing, %-escaped for a URL. */

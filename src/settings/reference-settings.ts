@@ -217,7 +217,8 @@ export const REFERENCE_SETTINGS: readonly ReferenceSetting[] = [
   {
     name: "REDIS_SOCKET_TYPE",
     kind: "mapped",
-    sluice: "tcp; unix is refused at start (Sluice connects over TCP)",
+    sluice:
+      "tcp, or unix for a single Redis: REDIS_URL is then the socket's path (`--redis-url unix:///PATH`)",
   },
   {
     name: "REDIS_TYPE",

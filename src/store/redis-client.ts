@@ -1,10 +1,11 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { clusterTlsCheck } from "./redis-tls-check.ts";
+import { isUnixSocketUrl, parseUnixSocketUrl } from "./redis-unix-socket.ts";
 import { watchSentinelFailovers } from "./sentinel-failover-watch.ts";
 
 /**
- * Where the counters live: one Redis (`redis://`, `rediss://`, passwords in the URL), a Cluster, or
- * the master a set of Sentinels names. Seeds (Cluster nodes, sentinels) are `host:port` or URLs;
+ * Where the counters live: one Redis (`redis://`, `rediss://`, passwords in the URL; `unix://` for a
+ * socket path, redis-unix-socket.ts), a Cluster, or the master a set of Sentinels names. Seeds (Cluster nodes, sentinels) are `host:port` or URLs;
  * the first seed's scheme and credentials apply to every node found from them.
  */
 export type RedisTarget =
@@ -53,6 +54,12 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
   const single: RedisOptions = { ...common, enableOfflineQueue: false, enableAutoPipelining: false };
   if ("sentinels" in target) return sentinelClient(target, single, options);
   const url = target.url ?? "redis://127.0.0.1:6379";
+  if (isUnixSocketUrl(url)) {
+    const unix = parseUnixSocketUrl(url);
+    // The settings refused a malformed one at start; this is a caller that skipped them.
+    if (!unix.ok) throw new Error(`redis: ${unix.problem}`);
+    return new Redis({ ...single, ...unix.address });
+  }
   // ioredis turns TLS on for rediss:// by itself; only a private CA needs saying.
   return new Redis(url, { ...single, ...(tlsCa !== undefined && isTls(url) ? { tls } : {}) });
 }

@@ -23,6 +23,8 @@ export interface StartRedisOptions {
   readonly port?: number;
   /** Sets `requirepass`; the url then carries it. */
   readonly password?: string;
+  /** Also listens on this Unix socket path (the url stays TCP, for the test's own client). */
+  readonly unixSocket?: string;
 }
 
 /** PEM files for a server that speaks only TLS (`port 0`, `tls-port`); clients are not asked for certificates. */
@@ -72,7 +74,12 @@ process.once("exit", () => {
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
   return startWithRetry(async () => {
     const port = options.port ?? (await freePort());
-    const extra = options.password === undefined ? [] : ["--requirepass", options.password];
+    const extra = [
+      ...(options.password === undefined ? [] : ["--requirepass", options.password]),
+      ...(options.unixSocket === undefined
+        ? []
+        : ["--unixsocket", options.unixSocket, "--unixsocketperm", "700"]),
+    ];
     const auth = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}@`;
     const server = await launchRedis({ port, extra, password: options.password });
     return { ...server, url: `redis://${auth}127.0.0.1:${port}` };
