@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import { batchCharges, type ChargeSender, MAX_BATCH } from "./redis-charge-batch.ts";
 import type { ChargeCall } from "./redis-charge-call.ts";
 
-/** A request on one key and its shape; its reply names the key, so answers can be matched. */
-const call = (key: string): ChargeCall => ({ indices: [0], numKeys: 1, keysAndArgs: [key, `shape-${key}`] });
+/** A request on one key; its reply names the key, so answers can be matched. */
+const call = (key: string): ChargeCall => ({ indices: [0], keys: [key], shapes: ["enforced|1|0|60000|10"] });
+/** The shape table of calls that all have call()'s one shape. */
+const ONE_SHAPE = ["1", "enforced", "1", "0", "1", "60000", "10"];
 
 function recordingSender(answer: (keys: string[]) => unknown = (keys) => keys.map((k) => [k])) {
   const sent: { script: "one" | "many"; keysAndArgs: string[] }[] = [];
@@ -31,7 +33,7 @@ describe("batchCharges", () => {
     expect(sent).toEqual([
       {
         script: "many",
-        keysAndArgs: ["a", "b", "a", "3", "1", "shape-a", "1", "shape-b", "1", "shape-a"],
+        keysAndArgs: ["a", "b", "a", ...ONE_SHAPE, "3", "1", "1", "1", "1", "1", "1"],
       },
     ]);
   });
@@ -72,12 +74,12 @@ describe("batchCharges", () => {
 
   it("on a Cluster sends each master its share of the turn, and a call of unknown node alone", async () => {
     const { sender, sent } = recordingSender();
-    const nodeOf = (c: ChargeCall) => ({ a1: "A", a2: "A", b1: "B", b2: "B" })[c.keysAndArgs[0] ?? ""];
+    const nodeOf = (c: ChargeCall) => ({ a1: "A", a2: "A", b1: "B", b2: "B" })[c.keys[0] ?? ""];
     const charge = batchCharges(sender, nodeOf);
     const keys = ["a1", "b1", "x", "a2", "b2"];
     expect(await Promise.all(keys.map((k) => charge(call(k))))).toEqual(keys.map((k) => [k]));
     expect(sent.map((s) => `${s.script}:${s.keysAndArgs.slice(0, 2).join(",")}`)).toEqual([
-      "one:x,shape-x",
+      "one:x,1",
       "many:a1,a2",
       "many:b1,b2",
     ]);

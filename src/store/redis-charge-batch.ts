@@ -1,4 +1,4 @@
-import { type ChargeCall, encodeChargeManyCall } from "./redis-charge-call.ts";
+import { type ChargeCall, chargeArgs, chargeManyArgs } from "./redis-charge-call.ts";
 import { malformedReply } from "./redis-connection.ts";
 
 /**
@@ -21,7 +21,7 @@ import { malformedReply } from "./redis-connection.ts";
 
 export interface ChargeSender {
   one(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
-  /** A CHARGE_MANY layout (encodeChargeManyCall); the sender picks the script for it. */
+  /** A CHARGE_MANY layout (chargeManyArgs); the sender picks the script for it. */
   many(numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
 }
 
@@ -71,13 +71,14 @@ export function batchCharges(send: ChargeSender, nodeOf: NodeOf = () => ONE_SERV
 }
 
 function sendOne(send: ChargeSender, p: Pending): void {
-  send.one(p.call.numKeys, ...p.call.keysAndArgs).then(p.resolve, p.reject);
+  const { numKeys, keysAndArgs } = chargeArgs(p.call);
+  send.one(numKeys, ...keysAndArgs).then(p.resolve, p.reject);
 }
 
 function sendBatch(send: ChargeSender, batch: readonly Pending[]): void {
   const [only] = batch;
   if (batch.length === 1 && only !== undefined) return sendOne(send, only);
-  const call = encodeChargeManyCall(batch.map((p) => p.call));
+  const call = chargeManyArgs(batch.map((p) => p.call));
   send.many(call.numKeys, ...call.keysAndArgs).then(
     (replies) => {
       if (!Array.isArray(replies) || replies.length !== batch.length) {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { DescriptorCharge } from "./counter-store.ts";
 import {
+  chargeArgs,
+  chargeManyArgs,
   decodeChargeReply,
   decodePeekReply,
   encodeChargeCall,
-  encodeChargeManyCall,
   encodePeekCall,
 } from "./redis-charge-call.ts";
 
@@ -29,45 +30,62 @@ const descriptors: DescriptorCharge[] = [
   },
 ];
 
-describe("encodeChargeCall", () => {
-  it("passes the group's keys, then each descriptor's shape: its fields joined by |", () => {
+describe("encodeChargeCall and chargeArgs", () => {
+  it("passes the group's keys, a table of their shapes and each key's shape number", () => {
     const call = encodeChargeCall(descriptors, [0, 2]);
-    expect(call.numKeys).toBe(2);
-    expect(call.keysAndArgs).toEqual([
-      "sluice:{a}",
-      "sluice:{c}",
-      "enforced|2|1|60000|10|86400000|100",
-      "shadow|1|0|1000|5",
+    expect(call.keys).toEqual(["sluice:{a}", "sluice:{c}"]);
+    expect(chargeArgs(call)).toEqual({
+      numKeys: 2,
+      keysAndArgs: [
+        ...["sluice:{a}", "sluice:{c}"],
+        "2",
+        ...["enforced", "2", "1", "2", "60000", "10", "86400000", "100"],
+        ...["shadow", "1", "0", "1", "1000", "5"],
+        ...["1", "2"],
+      ],
+    });
+  });
+
+  it("gives a descriptor without windows a shape of no window", () => {
+    expect(chargeArgs(encodeChargeCall(descriptors, [1])).keysAndArgs).toEqual([
+      "sluice:{b}",
+      ...["1", "shadow", "0", "0", "0"],
+      "1",
     ]);
   });
 
-  it("gives a descriptor without windows a shape of its three fields", () => {
-    expect(encodeChargeCall(descriptors, [1]).keysAndArgs).toEqual(["sluice:{b}", "shadow|0|0"]);
-  });
-
-  it("builds the same shape for descriptors of one window list, whatever their cost", () => {
+  it("sends a shape once for the descriptors that share it, and apart when the cost differs", () => {
     const [first] = descriptors;
     if (first === undefined) throw new Error("no descriptor");
-    const again = { ...first, counterKey: "sluice:{z}", cost: 7 };
-    expect(encodeChargeCall([first, again], [0, 1]).keysAndArgs.slice(2)).toEqual([
-      "enforced|2|1|60000|10|86400000|100",
-      "enforced|7|1|60000|10|86400000|100",
+    const same = { ...first, counterKey: "sluice:{y}" };
+    const dearer = { ...first, counterKey: "sluice:{z}", cost: 7 };
+    expect(chargeArgs(encodeChargeCall([first, same, dearer], [0, 1, 2])).keysAndArgs.slice(3)).toEqual([
+      "2",
+      ...["enforced", "2", "1", "2", "60000", "10", "86400000", "100"],
+      ...["enforced", "7", "1", "2", "60000", "10", "86400000", "100"],
+      ...["1", "1", "2"],
     ]);
   });
 });
 
-describe("encodeChargeManyCall", () => {
-  it("passes every request's keys, then the request count and per request its key count and shapes", () => {
-    const many = encodeChargeManyCall([
+describe("chargeManyArgs", () => {
+  it("passes every request's keys, one shape table, the request count and per request its key count and shape numbers", () => {
+    const many = chargeManyArgs([
       encodeChargeCall(descriptors, [0, 2]),
       encodeChargeCall(descriptors, [1]),
+      encodeChargeCall(descriptors, [2]),
     ]);
-    expect(many.numKeys).toBe(3);
+    expect(many.numKeys).toBe(4);
     expect(many.keysAndArgs).toEqual([
-      ...["sluice:{a}", "sluice:{c}", "sluice:{b}"],
-      "2",
-      ...["2", "enforced|2|1|60000|10|86400000|100", "shadow|1|0|1000|5"],
-      ...["1", "shadow|0|0"],
+      ...["sluice:{a}", "sluice:{c}", "sluice:{b}", "sluice:{c}"],
+      "3",
+      ...["enforced", "2", "1", "2", "60000", "10", "86400000", "100"],
+      ...["shadow", "1", "0", "1", "1000", "5"],
+      ...["shadow", "0", "0", "0"],
+      "3",
+      ...["2", "1", "2"],
+      ...["1", "3"],
+      ...["1", "2"],
     ]);
   });
 });

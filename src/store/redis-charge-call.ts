@@ -2,14 +2,23 @@ import type { DescriptorCharge, PeekResult, WindowCharge, WindowCounts } from ".
 import { malformedReply } from "./redis-connection.ts";
 
 /**
- * Encoding of one CHARGE_SCRIPT or PEEK_SCRIPT call (see redis-charge-script.ts for the layouts)
- * and decoding of its reply. A call covers a group of a request's descriptors that share one Redis Cluster slot
- * (on a single Redis, the whole request).
+ * Encoding of the charge scripts' calls (see redis-charge-script.ts for the layouts) and decoding of
+ * their replies, and the same for PEEK_SCRIPT. A call covers a group of a request's descriptors that
+ * share one Redis Cluster slot (on a single Redis, the whole request).
  */
 
+/** A request's charge (or a Cluster slot group's), before it is laid out for a script. */
 export interface ChargeCall {
-  /** Indices into the request's descriptors, in the order their keys are passed. */
+  /** Indices into the request's descriptors, in the order of `keys`. */
   readonly indices: readonly number[];
+  /** The descriptors' counter keys; the first routes a Cluster call. */
+  readonly keys: readonly string[];
+  /** Each key's descriptor shape (see shapeOf), in the same order. */
+  readonly shapes: readonly string[];
+}
+
+/** A script call's declared key count and its keys then arguments, as ioredis sends them. */
+export interface ScriptArgs {
   readonly numKeys: number;
   readonly keysAndArgs: string[];
 }
@@ -27,15 +36,45 @@ export function encodeChargeCall(
   descriptors: readonly DescriptorCharge[],
   indices: readonly number[],
 ): ChargeCall {
-  return encodeGroup(descriptors, indices, (d, args) => {
-    args.push(shapeOf(d));
-  });
+  const keys: string[] = [];
+  const shapes: string[] = [];
+  for (const i of indices) {
+    const d = descriptors[i];
+    if (d === undefined) continue;
+    keys.push(d.counterKey);
+    shapes.push(shapeOf(d));
+  }
+  return { indices, keys, shapes };
+}
+
+/** CHARGE_SCRIPT's arguments for one call: its keys, its shape table, each key's shape number. */
+export function chargeArgs(call: ChargeCall): ScriptArgs {
+  const table = new ShapeTable();
+  const numbers = call.shapes.map((shape) => table.number(shape));
+  return { numKeys: call.keys.length, keysAndArgs: [...call.keys, ...table.args(), ...numbers] };
 }
 
 /**
- * A descriptor's CHARGE_SCRIPT argument: `mode|cost|countRejected`, then `|windowMs|limit` per
- * window. The windows' part is made once per window list (a rule's list lives with the compiled
- * policy), so a call builds one short string per descriptor.
+ * CHARGE_MANY_SCRIPT's arguments for several whole requests (CHARGE_NODE_SCRIPT's after its key
+ * list): every request's keys, one shape table for them all, the request count and, per request,
+ * its key count and its keys' shape numbers.
+ */
+export function chargeManyArgs(calls: readonly ChargeCall[]): ScriptArgs {
+  const table = new ShapeTable();
+  const keys: string[] = [];
+  const perRequest: string[] = [String(calls.length)];
+  for (const call of calls) {
+    for (const key of call.keys) keys.push(key);
+    perRequest.push(String(call.keys.length));
+    for (const shape of call.shapes) perRequest.push(table.number(shape));
+  }
+  return { numKeys: keys.length, keysAndArgs: keys.concat(table.args(), perRequest) };
+}
+
+/**
+ * A descriptor's shape: what its windows are charged by, as text (`mode|cost|countRejected`, then
+ * `|windowMs|limit` per window), so that descriptors alike are found alike. The windows' part is
+ * made once per window list (a rule's list lives with the compiled policy).
  */
 function shapeOf(d: DescriptorCharge): string {
   let windows = windowTexts.get(d.windows);
@@ -48,37 +87,26 @@ function shapeOf(d: DescriptorCharge): string {
 
 const windowTexts = new WeakMap<readonly WindowCharge[], string>();
 
-/** A group's call: its descriptors' counter keys, then what `argsOf` writes for each, in order. */
-function encodeGroup(
-  descriptors: readonly DescriptorCharge[],
-  indices: readonly number[],
-  argsOf: (d: DescriptorCharge, args: string[]) => void,
-): ChargeCall {
-  const keys: string[] = [];
-  const args: string[] = [];
-  for (const i of indices) {
-    const d = descriptors[i];
-    if (d === undefined) continue;
-    keys.push(d.counterKey);
-    argsOf(d, args);
-  }
-  return { indices, numKeys: keys.length, keysAndArgs: [...keys, ...args] };
-}
+/** The distinct shapes of one script call, numbered from 1 in order of first use. */
+class ShapeTable {
+  readonly #numbers = new Map<string, string>();
+  readonly #fields: string[] = [];
 
-/**
- * One CHARGE_MANY_SCRIPT call for several whole requests (single Redis): every request's keys, then
- * the request count and, per request, its key count and its shapes (one per key).
- */
-export function encodeChargeManyCall(calls: readonly ChargeCall[]): Omit<ChargeCall, "indices"> {
-  const keys: string[] = [];
-  const args: string[] = [String(calls.length)];
-  for (const call of calls) {
-    const { numKeys, keysAndArgs } = call;
-    args.push(String(numKeys));
-    for (let i = 0; i < numKeys; i++) keys.push(keysAndArgs[i] as string);
-    for (let i = numKeys; i < keysAndArgs.length; i++) args.push(keysAndArgs[i] as string);
+  number(shape: string): string {
+    let known = this.#numbers.get(shape);
+    if (known === undefined) {
+      known = String(this.#numbers.size + 1);
+      this.#numbers.set(shape, known);
+      const [mode = "", cost = "", countRejected = "", ...windows] = shape.split("|");
+      this.#fields.push(mode, cost, countRejected, String(windows.length / 2), ...windows);
+    }
+    return known;
   }
-  return { numKeys: keys.length, keysAndArgs: keys.concat(args) };
+
+  /** The table as the scripts read it: the shape count, then each shape's fields. */
+  args(): string[] {
+    return [String(this.#numbers.size), ...this.#fields];
+  }
 }
 
 /** Reads `{ nowMs, admitted, then current, previous, passed per window }`. */
@@ -99,10 +127,16 @@ export function decodeChargeReply(
 export function encodePeekCall(
   descriptors: readonly DescriptorCharge[],
   indices: readonly number[],
-): ChargeCall {
-  return encodeGroup(descriptors, indices, (d, args) => {
+): ScriptArgs {
+  const keys: string[] = [];
+  const args: string[] = [];
+  for (const i of indices) {
+    const d = descriptors[i];
+    if (d === undefined) continue;
+    keys.push(d.counterKey);
     args.push(String(d.windows.length), ...d.windows.map((w) => String(w.windowMs)));
-  });
+  }
+  return { numKeys: keys.length, keysAndArgs: [...keys, ...args] };
 }
 
 /** Reads `{ nowMs, then current, previous per window }`; counts per descriptor of the group. */

@@ -9,11 +9,12 @@ import { SLOT_TTL_MARGIN_MS } from "./counter-key.ts";
  *            keys `<base>:<windowMs>:<k>` depend on k, which comes from the server's TIME and so is
  *            known only inside the script. They carry the base's `{hash tag}`, so they hash to the
  *            declared key's Cluster slot and stay on the node the call was routed to.
- *   ARGV[i]  the i-th descriptor's shape, one argument: its fields joined by '|', mode ("enforced" |
- *            "shadow"), cost h, countRejected (1/0), then per window its windowMs and limit
- *            (redis-charge-call.ts shapeOf). Descriptors of one rule send the same text, which the
- *            script reads once per call: one argument instead of 4 + 2 per window, and no
- *            per-descriptor number parsing.
+ *   ARGV     the call's shape table, then the shape of each key: `S`, then S shapes, each mode
+ *            ("enforced" | "shadow"), cost h, countRejected (1/0), window count n and n pairs of
+ *            windowMs, limit; then, per key, the 1-based number of its descriptor's shape. A shape
+ *            is sent once per call however many descriptors have it (redis-charge-call.ts), and the
+ *            script reads it into numbers once: in a call of many requests, the descriptors of one
+ *            rule cost a number each instead of 4 + 2 per window.
  *   Returns  { nowMs, admitted (1/0), then per window: current, previous, passed (1/0) }, all
  *            integers (Redis truncates Lua numbers in replies, so only whole values are returned).
  *
@@ -27,7 +28,7 @@ import { SLOT_TTL_MARGIN_MS } from "./counter-key.ts";
 export const CHARGE_SCRIPT = `
 local keys = KEYS
 ${chargeFunction()}
-return charge(1, #KEYS, 1)
+return charge(1, #KEYS, read_shapes(1))
 `;
 
 /**
@@ -36,8 +37,8 @@ return charge(1, #KEYS, 1)
  * sees the hits the earlier ones charged. It saves the call's own cost per request (EVALSHA, TIME)
  * and, for requests on the same counters (a hot tenant), the reads of slots already read.
  *   KEYS     every request's keys, request after request
- *   ARGV[1]  number of requests
- *   then per request: its key count, then its CHARGE_SCRIPT arguments (one shape per key).
+ *   ARGV     the shape table of all the requests (as CHARGE_SCRIPT's), the number of requests, then
+ *            per request its key count and the shape number of each of its keys.
  *   Returns  one CHARGE_SCRIPT reply per request, in order; a request whose commands failed gets
  *            that error as its reply, and the others still go ahead, as they would on their own.
  */
@@ -69,15 +70,15 @@ ${chargeFunction()}
 ${chargeEach("key_total + 2")}
 `;
 
-/** Decides, one after another, the requests of a CHARGE_MANY layout counted at ARGV[first]. */
+/** Decides, one after another, the requests of a CHARGE_MANY layout whose shape table is at ARGV[first]. */
 function chargeEach(first: string): string {
   return `
 local replies = {}
-local first_arg = ${first}
-local first_key, arg = 1, first_arg + 1
-for r = 1, tonumber(argv[first_arg]) do
-  local key_count = tonumber(argv[arg])
-  local ok, reply = pcall(charge, first_key, key_count, arg + 1)
+local arg = read_shapes(${first})
+local first_key = 1
+for r = 1, tonumber(argv[arg]) do
+  local key_count = tonumber(argv[arg + 1])
+  local ok, reply = pcall(charge, first_key, key_count, arg + 2)
   if ok then
     replies[r] = reply
   else
@@ -91,8 +92,8 @@ return replies`;
 
 /**
  * The decision every charge script makes for one request: its keys are keys[first_key ..
- * first_key + key_count - 1] (`keys` is KEYS, or CHARGE_NODE_SCRIPT's keys from ARGV), their shapes
- * (CHARGE_SCRIPT's layout) ARGV[arg ..].
+ * first_key + key_count - 1] (`keys` is KEYS, or CHARGE_NODE_SCRIPT's keys from ARGV), the numbers
+ * of their shapes ARGV[arg ..] (read_shapes has read the table).
  */
 function chargeFunction(): string {
   return `
@@ -111,37 +112,44 @@ local current, previous = {}, {}
 -- By window length (its text): the window at this call's now, the end of the keys of its current
 -- and previous slot, ':<windowMs>:<k>' and ':<windowMs>:<k - 1>', the same for every counter.
 local slots = {}
--- By shape text: the shape read into numbers, and its windows with their slot key ends.
+-- The call's shapes by number, each read into numbers once, in one flat table: { enforced, cost,
+-- cost as sent (INCRBY gets it so: a Lua number would be reformatted with %.14g), countRejected,
+-- window count n }, then five entries per window from index 6 + 5 (j - 1): windowMs, the ends of
+-- its current and previous slot keys, limit, limit as sent. One table per shape, none per window:
+-- in a call of one request, reading its shapes is most of the fixed cost.
 local shapes = {}
 
-local function window_of(window_arg, limit_arg)
-  local slot = slots[window_arg]
-  if slot == nil then
-    local w = tonumber(window_arg)
-    if w == nil or w <= 0 then error('malformed window length ' .. window_arg) end
-    -- Slot numbers stay below 2^53, so %d prints them exactly like JavaScript does.
-    local k = floor(now / w)
-    slot = { w, ':' .. window_arg .. ':' .. format('%d', k), ':' .. window_arg .. ':' .. format('%d', k - 1) }
-    slots[window_arg] = slot
+-- Reads the shape table at ARGV[arg] (see CHARGE_SCRIPT) and returns where the arguments go on.
+local function read_shapes(arg)
+  local count = tonumber(argv[arg])
+  if count == nil then error('malformed shape count ' .. tostring(argv[arg])) end
+  arg = arg + 1
+  for s = 1, count do
+    local cost_arg, n = argv[arg + 1], tonumber(argv[arg + 3])
+    local cost = tonumber(cost_arg)
+    if cost == nil or n == nil then error('malformed descriptor shape ' .. s) end
+    local shape = { argv[arg] == 'enforced', cost, cost_arg, argv[arg + 2] == '1', n }
+    arg = arg + 4
+    for j = 0, n - 1 do
+      local window_arg, limit_arg = argv[arg], argv[arg + 1]
+      local slot = slots[window_arg]
+      if slot == nil then
+        local w = tonumber(window_arg)
+        if w == nil or w <= 0 then error('malformed window length ' .. tostring(window_arg)) end
+        -- Slot numbers stay below 2^53, so %d prints them exactly like JavaScript does.
+        local k = floor(now / w)
+        slot = { w, ':' .. window_arg .. ':' .. format('%d', k), ':' .. window_arg .. ':' .. format('%d', k - 1) }
+        slots[window_arg] = slot
+      end
+      local limit = tonumber(limit_arg)
+      if limit == nil then error('malformed limit ' .. tostring(limit_arg)) end
+      local o = 5 + 5 * j
+      shape[o + 1], shape[o + 2], shape[o + 3], shape[o + 4], shape[o + 5] = slot[1], slot[2], slot[3], limit, limit_arg
+      arg = arg + 2
+    end
+    shapes[s] = shape
   end
-  local limit = tonumber(limit_arg)
-  if limit == nil then error('malformed limit ' .. limit_arg) end
-  -- { windowMs, current key end, previous key end, limit, limit as sent }
-  return { slot[1], slot[2], slot[3], limit, limit_arg }
-end
-
-local function shape_of(text)
-  local fields = {}
-  for field in string.gmatch(text, '[^|]+') do fields[#fields + 1] = field end
-  local cost = tonumber(fields[2])
-  if #fields < 3 or (#fields - 3) % 2 ~= 0 or cost == nil then error('malformed descriptor shape ' .. text) end
-  -- { enforced, cost, cost as sent (INCRBY gets it so: a Lua number would be reformatted with
-  -- %.14g), countRejected, windows }
-  local windows = {}
-  for j = 4, #fields, 2 do windows[#windows + 1] = window_of(fields[j], fields[j + 1]) end
-  local shape = { fields[1] == 'enforced', cost, fields[2], fields[3] == '1', windows }
-  shapes[text] = shape
-  return shape
+  return arg
 end
 
 -- What the request being decided charges to each slot key (a counter named twice adds up), valid
@@ -149,8 +157,8 @@ end
 local planned, planned_by = {}, {}
 local request = 0
 -- The windows of the request being decided, in order, one entry per array; reused by the next:
--- slot key, whether it passed, its descriptor's shape and the window itself.
-local w_key, w_passed, w_shape, w_window = {}, {}, {}, {}
+-- slot key, whether it passed, its descriptor's shape and the window's offset in it.
+local w_key, w_passed, w_shape, w_at = {}, {}, {}, {}
 
 local function charge(first_key, key_count, arg)
   request = request + 1
@@ -158,32 +166,31 @@ local function charge(first_key, key_count, arg)
   local enforced_failed = false
 
   for i = first_key, first_key + key_count - 1 do
-    local text = argv[arg]
+    local shape = shapes[tonumber(argv[arg])]
+    if shape == nil then error('unknown descriptor shape ' .. tostring(argv[arg])) end
     arg = arg + 1
-    local shape = shapes[text] or shape_of(text)
-    local base, cost, list = keys[i], shape[2], shape[5]
-    for n = 1, #list do
-      local window = list[n]
-      local key = base .. window[2]
+    local base, cost = keys[i], shape[2]
+    for o = 5, 5 * shape[5], 5 do
+      local key = base .. shape[o + 2]
       local c = current[key]
       if c == nil then
-        local both = call('MGET', key, base .. window[3])
+        local both = call('MGET', key, base .. shape[o + 3])
         c = tonumber(both[1] or '0')
         current[key] = c
         previous[key] = tonumber(both[2] or '0')
       end
       -- admission.ts estimate(): E = p * (1 - elapsed fraction of slot k) + c
-      local w = window[1]
+      local w = shape[o + 1]
       local e = previous[key] * (1 - (now % w) / w) + c
       -- admission.ts windowPasses(): E + h <= L, E taken before any accounting, plus what earlier
       -- descriptors of this request charge to the same counter.
       local earlier = planned_by[key] == request and planned[key] or 0
-      local passed = e + earlier + cost <= window[4]
+      local passed = e + earlier + cost <= shape[o + 4]
       planned[key] = earlier + cost
       planned_by[key] = request
       if not passed and shape[1] then enforced_failed = true end
       windows = windows + 1
-      w_key[windows], w_passed[windows], w_shape[windows], w_window[windows] = key, passed, shape, window
+      w_key[windows], w_passed[windows], w_shape[windows], w_at[windows] = key, passed, shape, o
     end
   end
 
@@ -192,16 +199,16 @@ local function charge(first_key, key_count, arg)
 
   local reply = { now, admitted and 1 or 0 }
   for j = 1, windows do
-    local key, shape, window = w_key[j], w_shape[j], w_window[j]
+    local key, shape, o = w_key[j], w_shape[j], w_at[j]
     if shape[2] > 0 and (admitted or shape[4]) then
       -- admission.ts chargedHits(): a refused call adds at most the window's limit.
       local hits = shape[3]
-      if not admitted and shape[2] > window[4] then hits = window[5] end
+      if not admitted and shape[2] > shape[o + 4] then hits = shape[o + 5] end
       local fresh = current[key] == 0
       current[key] = call('INCRBY', key, hits)
       -- counter-key.ts slotTtlMs(): 2W + margin. Set when the slot key is created: it is charged
       -- only during its own slot, so 2W + margin from its first charge covers its last read.
-      if fresh then call('PEXPIRE', key, format('%d', 2 * window[1] + ${SLOT_TTL_MARGIN_MS})) end
+      if fresh then call('PEXPIRE', key, format('%d', 2 * shape[o + 1] + ${SLOT_TTL_MARGIN_MS})) end
     end
     reply[3 * j] = current[key]
     reply[3 * j + 1] = previous[key]

@@ -13,6 +13,7 @@ import type {
 import { type BatchedCharge, batchCharges, type ChargeSender } from "./redis-charge-batch.ts";
 import {
   type ChargeReply,
+  chargeArgs,
   decodeChargeReply,
   decodePeekReply,
   encodeChargeCall,
@@ -87,12 +88,15 @@ export class RedisCounterStore implements CounterStore {
             scripts.sluiceChargeNode(1, keysAndArgs[0] ?? "", String(numKeys), ...keysAndArgs)
         : (numKeys, ...keysAndArgs) => scripts.sluiceChargeMany(numKeys, ...keysAndArgs),
     };
-    this.#sendAlone = (call) => sender.one(call.numKeys, ...call.keysAndArgs);
+    this.#sendAlone = (call) => {
+      const { numKeys, keysAndArgs } = chargeArgs(call);
+      return sender.one(numKeys, ...keysAndArgs);
+    };
     this.#send =
       options.batchCharges === false
         ? this.#sendAlone
         : connection.cluster
-          ? batchCharges(sender, (call) => knownNodeOf(connection, call.keysAndArgs[0] ?? ""))
+          ? batchCharges(sender, (call) => knownNodeOf(connection, call.keys[0] ?? ""))
           : batchCharges(sender);
   }
 

@@ -136,31 +136,35 @@ describe("RedisCounterStore on a single Redis", () => {
     }
   });
 
-  it("refuses a malformed descriptor shape by name and writes nothing for that request", async () => {
+  it("refuses a malformed shape table by name, and in a batch fails only the request naming no shape", async () => {
     const base = counterKey(`shape:${randomUUID()}`);
-    for (const shape of [
-      "enforced|x|1|60000|10",
-      "enforced|1|1|60000",
-      "enforced|1|1|0|10",
-      "enforced|1|1|60000|y",
-    ]) {
-      await expect(redis.eval(CHARGE_SCRIPT, 1, base, shape)).rejects.toThrow(/malformed/);
+    const shape = (fields: string[]) => ["1", "enforced", ...fields];
+    for (const [args, problem] of [
+      [[...shape(["x", "1", "1", "60000", "10"]), "1"], "malformed descriptor shape 1"],
+      [[...shape(["1", "1", "1", "0", "10"]), "1"], "malformed window length 0"],
+      [[...shape(["1", "1", "1", "60000", "y"]), "1"], "malformed limit y"],
+      [[...shape(["1", "1", "1", "60000", "10"]), "2"], "unknown descriptor shape 2"],
+      [["one"], "malformed shape count one"],
+    ] as const) {
+      await expect(redis.eval(CHARGE_SCRIPT, 1, base, ...args)).rejects.toThrow(problem);
     }
-    // In a batch only the malformed request fails; the one after it is decided and charged.
+    // In a batch only the request naming no shape fails; the one after it is decided and charged.
     const good = counterKey(`shape:${randomUUID()}`);
+    const table = shape(["1", "1", "1", "60000", "10"]);
     const replies = (await redis.eval(
       CHARGE_MANY_SCRIPT,
       2,
       base,
       good,
+      ...table,
       "2",
       "1",
-      "enforced|x|1|60000|10",
+      "9",
       "1",
-      "enforced|1|1|60000|10",
+      "1",
     )) as unknown[];
     expect(replies[0]).toBeInstanceOf(Error);
-    expect(String(replies[0])).toMatch(/malformed descriptor shape enforced\|x/);
+    expect(String(replies[0])).toContain("unknown descriptor shape 9");
     expect(replies[1]).toEqual([expect.any(Number), 1, 1, 0, 1]);
     expect(await redis.keys(`${base}*`)).toEqual([]);
   });
