@@ -9,12 +9,11 @@ import { SLOT_TTL_MARGIN_MS } from "./counter-key.ts";
  *            keys `<base>:<windowMs>:<k>` depend on k, which comes from the server's TIME and so is
  *            known only inside the script. They carry the base's `{hash tag}`, so they hash to the
  *            declared key's Cluster slot and stay on the node the call was routed to.
- *   ARGV     the call's shape table, then the shape of each key: `S`, then S shapes, each mode
- *            ("enforced" | "shadow"), cost h, countRejected (1/0), window count n and n pairs of
- *            windowMs, limit; then, per key, the 1-based number of its descriptor's shape. A shape
- *            is sent once per call however many descriptors have it (redis-charge-call.ts), and the
- *            script reads it into numbers once: in a call of many requests, the descriptors of one
- *            rule cost a number each instead of 4 + 2 per window.
+ *   ARGV     the call's shape table: S, then S shapes, each mode ("enforced" | "shadow"), cost h,
+ *            countRejected (1/0), window count n and n pairs of windowMs, limit; then the 1-based
+ *            number of each key's shape. A shape is sent once per call however many descriptors
+ *            have it (redis-charge-call.ts) and read into numbers once: in a call of many requests,
+ *            a descriptor whose shape came before costs one number instead of 4 + 2 per window.
  *   Returns  { nowMs, admitted (1/0), then per window: current, previous, passed (1/0) }, all
  *            integers (Redis truncates Lua numbers in replies, so only whole values are returned).
  *
