@@ -36,15 +36,7 @@ export function parseRedisStore(
 ): RedisStoreSettings {
   const { redisUrl } = text;
   if (redisUrl !== undefined) {
-    const unix = isUnixSocketUrl(redisUrl) ? parseUnixSocketUrl(redisUrl) : undefined;
-    const problem =
-      unix !== undefined
-        ? unix.ok
-          ? undefined
-          : unix.problem
-        : /^rediss?:\/\/[^\s]+$/.test(redisUrl)
-          ? urlProblem(redisUrl, { database: true })
-          : "expected redis://HOST:PORT, rediss://HOST:PORT or unix:///path/to/redis.sock";
+    const problem = singleRedisProblem(redisUrl);
     if (problem !== undefined)
       errors.push(`${describe("redisUrl")}: ${problem}, got "${withoutCredentials(redisUrl)}"`);
   }
@@ -86,6 +78,17 @@ export function withoutCredentials(address: string): string {
   return address
     .replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, (_match, scheme: string | undefined) => `${scheme ?? ""}***@`)
     .replace(/([?&][^=&#]*password=)[^&#]*/gi, "$1***");
+}
+
+/** Why `--redis-url` cannot be used: a TCP URL (redis://, rediss://) or a Unix socket (unix://). */
+function singleRedisProblem(url: string): string | undefined {
+  if (isUnixSocketUrl(url)) {
+    const unix = parseUnixSocketUrl(url);
+    return unix.ok ? undefined : unix.problem;
+  }
+  if (!/^rediss?:\/\/[^\s]+$/.test(url))
+    return "expected redis://HOST:PORT, rediss://HOST:PORT or unix:///path/to/redis.sock";
+  return urlProblem(url, { database: true });
 }
 
 /**

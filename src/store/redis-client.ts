@@ -5,8 +5,9 @@ import { watchSentinelFailovers } from "./sentinel-failover-watch.ts";
 
 /**
  * Where the counters live: one Redis (`redis://`, `rediss://`, passwords in the URL; `unix://` for a
- * socket path, redis-unix-socket.ts), a Cluster, or the master a set of Sentinels names. Seeds (Cluster nodes, sentinels) are `host:port` or URLs;
- * the first seed's scheme and credentials apply to every node found from them.
+ * socket path, redis-unix-socket.ts), a Cluster, or the master a set of Sentinels names. Seeds
+ * (Cluster nodes, sentinels) are `host:port` or URLs; the first seed's scheme and credentials apply
+ * to every node found from them.
  */
 export type RedisTarget =
   | { readonly url?: string }
