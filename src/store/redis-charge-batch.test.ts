@@ -3,7 +3,18 @@ import { batchCharges, type ChargeSender, MAX_BATCH } from "./redis-charge-batch
 import type { ChargeCall } from "./redis-charge-call.ts";
 
 /** A request on one key; its reply names the key, so answers can be matched. */
-const call = (key: string): ChargeCall => ({ indices: [0], keys: [key], shapes: ["enforced|1|0|60000|10"] });
+const call = (key: string): ChargeCall => ({
+  indices: [0],
+  charges: [
+    {
+      counterKey: key,
+      mode: "enforced",
+      cost: 1,
+      countRejected: false,
+      windows: [{ windowMs: 60_000, limit: 10 }],
+    },
+  ],
+});
 /** The shape table of calls that all have call()'s one shape. */
 const ONE_SHAPE = ["1", "enforced", "1", "0", "1", "60000", "10"];
 
@@ -74,7 +85,8 @@ describe("batchCharges", () => {
 
   it("on a Cluster sends each master its share of the turn, and a call of unknown node alone", async () => {
     const { sender, sent } = recordingSender();
-    const nodeOf = (c: ChargeCall) => ({ a1: "A", a2: "A", b1: "B", b2: "B" })[c.keys[0] ?? ""];
+    const nodeOf = (c: ChargeCall) =>
+      ({ a1: "A", a2: "A", b1: "B", b2: "B" })[c.charges[0]?.counterKey ?? ""];
     const charge = batchCharges(sender, nodeOf);
     const keys = ["a1", "b1", "x", "a2", "b2"];
     expect(await Promise.all(keys.map((k) => charge(call(k))))).toEqual(keys.map((k) => [k]));

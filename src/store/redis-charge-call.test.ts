@@ -33,7 +33,7 @@ const descriptors: DescriptorCharge[] = [
 describe("encodeChargeCall and chargeArgs", () => {
   it("passes the group's keys, a table of their shapes and each key's shape number", () => {
     const call = encodeChargeCall(descriptors, [0, 2]);
-    expect(call.keys).toEqual(["sluice:{a}", "sluice:{c}"]);
+    expect(call.charges.map((d) => d.counterKey)).toEqual(["sluice:{a}", "sluice:{c}"]);
     expect(chargeArgs(call)).toEqual({
       numKeys: 2,
       keysAndArgs: [

@@ -9,12 +9,10 @@ import { malformedReply } from "./redis-connection.ts";
 
 /** A request's charge (or a Cluster slot group's), before it is laid out for a script. */
 export interface ChargeCall {
-  /** Indices into the request's descriptors, in the order of `keys`. */
+  /** Indices into the request's descriptors, in the order of `charges`. */
   readonly indices: readonly number[];
-  /** The descriptors' counter keys; the first routes a Cluster call. */
-  readonly keys: readonly string[];
-  /** Each key's descriptor shape (see shapeOf), in the same order. */
-  readonly shapes: readonly string[];
+  /** The group's descriptors; the first one's counter key routes a Cluster call. */
+  readonly charges: readonly DescriptorCharge[];
 }
 
 /** A script call's declared key count and its keys then arguments, as ioredis sends them. */
@@ -36,22 +34,25 @@ export function encodeChargeCall(
   descriptors: readonly DescriptorCharge[],
   indices: readonly number[],
 ): ChargeCall {
-  const keys: string[] = [];
-  const shapes: string[] = [];
+  return { indices, charges: pick(descriptors, indices) };
+}
+
+/** The descriptors at `indices`, in that order. */
+function pick(descriptors: readonly DescriptorCharge[], indices: readonly number[]): DescriptorCharge[] {
+  const picked: DescriptorCharge[] = [];
   for (const i of indices) {
     const d = descriptors[i];
-    if (d === undefined) continue;
-    keys.push(d.counterKey);
-    shapes.push(shapeOf(d));
+    if (d !== undefined) picked.push(d);
   }
-  return { indices, keys, shapes };
+  return picked;
 }
 
 /** CHARGE_SCRIPT's arguments for one call: its keys, its shape table, each key's shape number. */
 export function chargeArgs(call: ChargeCall): ScriptArgs {
   const table = new ShapeTable();
-  const numbers = call.shapes.map((shape) => table.number(shape));
-  return { numKeys: call.keys.length, keysAndArgs: [...call.keys, ...table.args(), ...numbers] };
+  const numbers = call.charges.map((d) => table.number(d));
+  const keys = call.charges.map((d) => d.counterKey);
+  return { numKeys: keys.length, keysAndArgs: [...keys, ...table.args(), ...numbers] };
 }
 
 /**
@@ -64,41 +65,53 @@ export function chargeManyArgs(calls: readonly ChargeCall[]): ScriptArgs {
   const keys: string[] = [];
   const perRequest: string[] = [String(calls.length)];
   for (const call of calls) {
-    for (const key of call.keys) keys.push(key);
-    perRequest.push(String(call.keys.length));
-    for (const shape of call.shapes) perRequest.push(table.number(shape));
+    perRequest.push(String(call.charges.length));
+    for (const d of call.charges) {
+      keys.push(d.counterKey);
+      perRequest.push(table.number(d));
+    }
   }
   return { numKeys: keys.length, keysAndArgs: keys.concat(table.args(), perRequest) };
 }
 
 /**
- * A descriptor's shape: what its windows are charged by, as text (`mode|cost|countRejected`, then
- * `|windowMs|limit` per window), so that descriptors alike are found alike. The windows' part is
- * made once per window list (a rule's list lives with the compiled policy).
+ * A window list's part of a shape: its arguments (windowMs, limit per window) and their text, made
+ * once per list (a rule's list lives with the compiled policy).
  */
-function shapeOf(d: DescriptorCharge): string {
-  let windows = windowTexts.get(d.windows);
-  if (windows === undefined) {
-    windows = d.windows.map((w) => `|${w.windowMs}|${w.limit}`).join("");
-    windowTexts.set(d.windows, windows);
-  }
-  return `${d.mode}|${d.cost}|${d.countRejected ? "1" : "0"}${windows}`;
+interface WindowsPart {
+  readonly args: readonly string[];
+  readonly text: string;
 }
 
-const windowTexts = new WeakMap<readonly WindowCharge[], string>();
+const windowsParts = new WeakMap<readonly WindowCharge[], WindowsPart>();
 
-/** The distinct shapes of one script call, numbered from 1 in order of first use. */
+function windowsPart(windows: readonly WindowCharge[]): WindowsPart {
+  let part = windowsParts.get(windows);
+  if (part === undefined) {
+    const args = windows.flatMap((w) => [String(w.windowMs), String(w.limit)]);
+    part = { args, text: args.join("|") };
+    windowsParts.set(windows, part);
+  }
+  return part;
+}
+
+/**
+ * The distinct descriptor shapes of one script call (what a descriptor's windows are charged by:
+ * mode, cost, countRejected and its windows), numbered from 1 in order of first use.
+ */
 class ShapeTable {
   readonly #numbers = new Map<string, string>();
   readonly #fields: string[] = [];
 
-  number(shape: string): string {
+  number(d: DescriptorCharge): string {
+    const windows = windowsPart(d.windows);
+    const countRejected = d.countRejected ? "1" : "0";
+    const shape = `${d.mode}|${d.cost}|${countRejected}|${windows.text}`;
     let known = this.#numbers.get(shape);
     if (known === undefined) {
       known = String(this.#numbers.size + 1);
       this.#numbers.set(shape, known);
-      const [mode = "", cost = "", countRejected = "", ...windows] = shape.split("|");
-      this.#fields.push(mode, cost, countRejected, String(windows.length / 2), ...windows);
+      this.#fields.push(d.mode, String(d.cost), countRejected, String(d.windows.length), ...windows.args);
     }
     return known;
   }
@@ -128,15 +141,9 @@ export function encodePeekCall(
   descriptors: readonly DescriptorCharge[],
   indices: readonly number[],
 ): ScriptArgs {
-  const keys: string[] = [];
-  const args: string[] = [];
-  for (const i of indices) {
-    const d = descriptors[i];
-    if (d === undefined) continue;
-    keys.push(d.counterKey);
-    args.push(String(d.windows.length), ...d.windows.map((w) => String(w.windowMs)));
-  }
-  return { numKeys: keys.length, keysAndArgs: [...keys, ...args] };
+  const group = pick(descriptors, indices);
+  const args = group.flatMap((d) => [String(d.windows.length), ...d.windows.map((w) => String(w.windowMs))]);
+  return { numKeys: group.length, keysAndArgs: [...group.map((d) => d.counterKey), ...args] };
 }
 
 /** Reads `{ nowMs, then current, previous per window }`; counts per descriptor of the group. */

@@ -96,7 +96,7 @@ export class RedisCounterStore implements CounterStore {
       options.batchCharges === false
         ? this.#sendAlone
         : connection.cluster
-          ? batchCharges(sender, (call) => knownNodeOf(connection, call.keys[0] ?? ""))
+          ? batchCharges(sender, (call) => knownNodeOf(connection, call.charges[0]?.counterKey ?? ""))
           : batchCharges(sender);
   }
 
