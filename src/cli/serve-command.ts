@@ -16,11 +16,13 @@ import { formatPolicyError } from "../policy/policy-types.ts";
 import { parseSettings, type Settings } from "../settings/settings.ts";
 import { type CounterStoreSettings, createCounterStore } from "../store/create-counter-store.ts";
 import { instrumentCounterStore } from "../store/instrument-counter-store.ts";
+import { RedisCounterStore } from "../store/redis-counter-store.ts";
 import { superviseWorkers } from "./cluster-primary.ts";
 import { answerPrimary } from "./cluster-questions.ts";
 import { joinPrimary } from "./cluster-worker.ts";
 import { addConcurrencyLimits } from "./concurrency-limits.ts";
 import { connectionErrorLog } from "./connection-error-log.ts";
+import { warnIfRedisMayEvict } from "./eviction-warning.ts";
 import { fastPathOptions, REFUSED_HITS_FLUSH_MS } from "./fast-path-options.ts";
 import { listenOn, reportNotListening } from "./listen-on.ts";
 import { startLivePolicy } from "./live-policy.ts";
@@ -242,6 +244,9 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     onChange(up) {
       metrics.setStoreUp(up);
       logger.info({ storeUp: up }, up ? "counter store answers" : "counter store unreachable");
+      // At every return too: after a failover or a restart the node may be configured differently.
+      if (up && backend instanceof RedisCounterStore)
+        void warnIfRedisMayEvict(() => backend.evictionSettings(), logger);
     },
     // At every ping, not only on changes: a reloaded policy can change which domains still answer.
     onCheck: readiness.storeChecked,

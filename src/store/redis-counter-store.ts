@@ -28,6 +28,7 @@ import {
   type RedisTarget,
   redisNodeOf,
 } from "./redis-connection.ts";
+import { type EvictionReading, readEvictionSettings } from "./redis-eviction.ts";
 import { isNotLocal, toStoreError } from "./redis-store-error.ts";
 
 /**
@@ -169,6 +170,11 @@ export class RedisCounterStore implements CounterStore {
     } catch (error) {
       throw toStoreError(error);
     }
+  }
+
+  /** Each node's memory bound and eviction policy, for a warning where Redis may evict counters. */
+  evictionSettings(): Promise<EvictionReading[]> {
+    return readEvictionSettings(this.#connection.client);
   }
 
   close(): Promise<void> {

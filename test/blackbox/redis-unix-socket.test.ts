@@ -7,20 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
 import { createRlsClient, type RlsClient } from "../support/rls-client.ts";
+import { freeTenant } from "../support/sample-requests.ts";
 import { type SluiceProcess, startSluice } from "../support/sluice-process.ts";
-
-/** A Free tenant's (tenant, plan) descriptor: 20 a minute in deploy/policies/api.yaml. */
-const freeTenant = (tenant: string) => ({
-  domain: "api",
-  descriptors: [
-    {
-      entries: [
-        { key: "tenant", value: tenant },
-        { key: "plan", value: "free" },
-      ],
-    },
-  ],
-});
 
 async function overallCodes(client: RlsClient, tenant: string, calls: number): Promise<string[]> {
   const replies = await Promise.all(
