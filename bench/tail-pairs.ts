@@ -5,17 +5,22 @@
 //
 //   node bench/tail-pairs.ts --scenario hot-tenant --rps 3448 [--duration 20s] [--pairs 3]
 //                            [--reference-window 150us] [--reference-cache-bytes 0] [--warmup-calls 20000]
+//                            [--redis-cpu 1]
 //
 // Sluice runs with `--workers 1` on Redis (a 3-node Cluster for the cluster scenario), the reference
 // with the given REDIS_PIPELINE_WINDOW and LOCAL_CACHE_SIZE_IN_BYTES on the same store, each pinned to
 // CPU 0 with ghz on CPU 1 as in run-bench.ts; the store is flushed before every run. Without the
-// reference installed (npm run setup) only Sluice's rows are printed.
+// reference installed (npm run setup) only Sluice's rows are printed. Redis is left unpinned, as in
+// run-bench.ts, unless `--redis-cpu` names a CPU for every Redis server: at a fixed rate ghz leaves
+// room on its CPU, and Redis there keeps the server's core to the server, as a Redis on its own
+// machine would.
 
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { startRedis, startRedisCluster } from "../test/support/redis-server.ts";
 import { flushRedis, startTarget, type TargetOptions } from "./bench-targets.ts";
 import { type GhzOptions, pairedLoad, ROOT, runGhz } from "./ghz-run.ts";
@@ -34,8 +39,10 @@ const { values } = parseArgs({
     "warmup-calls": { type: "string", default: "20000" },
     "reference-window": { type: "string", default: "150us" },
     "reference-cache-bytes": { type: "string", default: "0" },
+    "redis-cpu": { type: "string" },
   },
 });
+const run = promisify(execFile);
 const rps = Number(values.rps);
 if (!(rps > 0)) throw new Error("--rps (calls per second, above 0) is required");
 const scenario = findScenario(values.scenario);
@@ -46,6 +53,12 @@ const withReference = existsSync(`${ROOT}${REFERENCE_BIN}`);
 const work = await mkdtemp(join(tmpdir(), "sluice-tail-pairs-"));
 const redis = onCluster ? undefined : await startRedis();
 const cluster = onCluster ? await startRedisCluster() : undefined;
+const redisCpu = values["redis-cpu"];
+if (redisCpu !== undefined) {
+  for (const server of redis !== undefined ? [redis] : (cluster?.servers ?? [])) {
+    await run("taskset", ["-p", "-c", redisCpu, String(server.pid)]);
+  }
+}
 const out = (text: string) => process.stdout.write(`${text}\n`);
 try {
   const dataFile = join(work, `${scenario.name}.json`);
@@ -70,7 +83,8 @@ try {
   out(
     `${scenario.name} at ${rps} calls/s for ${values.duration} per run, ${values.pairs} interleaved rounds, ` +
       `reference window ${settings.pipelineWindow}, local cache ${settings.localCacheBytes} bytes, ` +
-      `server ${pinned ? "on CPU 0, ghz on CPU 1" : "unpinned"}`,
+      `server ${pinned ? "on CPU 0, ghz on CPU 1" : "unpinned"}, ` +
+      `Redis ${redisCpu === undefined ? "unpinned" : `on CPU ${redisCpu}`}`,
   );
   out("");
   out("| server | RPS | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | load before |");
