@@ -22,7 +22,7 @@ import { answerPrimary } from "./cluster-questions.ts";
 import { joinPrimary } from "./cluster-worker.ts";
 import { addConcurrencyLimits } from "./concurrency-limits.ts";
 import { connectionErrorLog } from "./connection-error-log.ts";
-import { warnIfRedisMayEvict } from "./eviction-warning.ts";
+import { watchRedisEviction } from "./eviction-warning.ts";
 import { fastPathOptions, REFUSED_HITS_FLUSH_MS } from "./fast-path-options.ts";
 import { listenOn, reportNotListening } from "./listen-on.ts";
 import { startLivePolicy } from "./live-policy.ts";
@@ -240,13 +240,16 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
     return notListening(adminListening.error);
   }
   const admin = adminListening.server;
+  const eviction =
+    backend instanceof RedisCounterStore
+      ? watchRedisEviction(() => backend.evictionSettings(), logger, metrics)
+      : undefined;
   const health = watchStoreHealth(store, {
     onChange(up) {
       metrics.setStoreUp(up);
       logger.info({ storeUp: up }, up ? "counter store answers" : "counter store unreachable");
-      // At every return too: after a failover or a restart the node may be configured differently.
-      if (up && backend instanceof RedisCounterStore)
-        void warnIfRedisMayEvict(() => backend.evictionSettings(), logger);
+      // At every return: after a failover or a restart the node may be configured differently.
+      if (up) eviction?.check();
     },
     // At every ping, not only on changes: a reloaded policy can change which domains still answer.
     onCheck: readiness.storeChecked,
@@ -271,6 +274,7 @@ export async function serveCommand(argv: readonly string[], env: Env): Promise<n
   readiness.stopAccepting();
   await grpc.shutdown(settings.shutdownGraceMs);
   health.stop();
+  eviction?.stop();
   await closeCore();
   await admin.close();
   logger.info("stopped");

@@ -26,6 +26,8 @@ export interface Metrics {
   recordStoreFallback(policy: string, reason: string): void;
   /** Store partitions (Redis nodes) whose circuit breaker is open or probing. */
   setStoreOpenCircuits(store: "counter" | "lease", count: number): void;
+  /** Redis nodes holding counters that may evict them (redis-eviction.ts), as last read (eviction-warning.ts). */
+  setStoreEvictingNodes(count: number): void;
   /** A decision not sent because the caller had already given up (deadline passed or cancelled). */
   recordAbandonedCall(): void;
   /** Counter slots the memory store dropped to stay within its entry bound. */
@@ -213,6 +215,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
   for (const store of ["counter", "lease"]) storeOpenCircuits.set({ store }, 0);
+  const storeEvictingNodes = new Gauge({
+    name: "sluice_store_evicting_nodes",
+    help: "Redis nodes holding counters that may evict them under memory pressure (a maxmemory and a maxmemory-policy other than noeviction), read every minute and when the store comes back; 0 when none.",
+    registers,
+    // With --workers every worker reads the same nodes: the primary reports one reading, not their sum.
+    aggregator: "max",
+  });
   const abandonedCalls = new Counter({
     name: "sluice_abandoned_calls_total",
     help: "Decisions not sent because the caller had already given up (deadline passed or call cancelled).",
@@ -386,6 +395,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     setStoreOpenCircuits(store, count) {
       storeOpenCircuits.set({ store }, count);
+    },
+    setStoreEvictingNodes(count) {
+      storeEvictingNodes.set(count);
     },
     recordAbandonedCall() {
       abandonedCalls.inc();

@@ -23,6 +23,13 @@ async function configure(url: string, settings: Record<string, string>): Promise
   }
 }
 
+/** The service's `sluice_store_evicting_nodes` gauge, as scraped from its admin port. */
+async function evictingNodes(sluice: SluiceProcess): Promise<number> {
+  const text = await (await fetch(`${sluice.adminUrl}/metrics`)).text();
+  const value = /^sluice_store_evicting_nodes (\S+)$/m.exec(text)?.[1];
+  return Number(value);
+}
+
 /** The service's log lines with this message, once it has logged that the store answers. */
 async function linesAbout(sluice: SluiceProcess, message: string): Promise<Record<string, unknown>[]> {
   await expect
@@ -61,6 +68,7 @@ describe("sluice serve on a Redis that may evict its counters", () => {
       maxmemoryPolicy: "volatile-lru",
       maxmemoryBytes: 64 * 1024 * 1024,
     });
+    expect(await evictingNodes(sluice)).toBe(1);
     // The service still serves: the warning is advice, not a refusal.
     const client = createRlsClient(sluice.grpcAddress);
     const reply = await client.shouldRateLimit(freeTenant(`evict-${Date.now()}`));
@@ -72,6 +80,7 @@ describe("sluice serve on a Redis that may evict its counters", () => {
     redis = await startRedis();
     sluice = await startSluice(["--policy", "deploy/policies", "--redis-url", redis.url]);
     expect(await linesAbout(sluice, EVICTING)).toEqual([]);
+    expect(await evictingNodes(sluice)).toBe(0);
     await sluice.stop();
 
     await configure(redis.url, { maxmemory: "64mb", "maxmemory-policy": "noeviction" });
@@ -109,6 +118,7 @@ describe("sluice serve on a Redis that may evict its counters", () => {
     expect(warnings.map((w) => [w.node, w.maxmemoryPolicy])).toEqual([
       [`127.0.0.1:${risky.port}`, "allkeys-lru"],
     ]);
+    expect(await evictingNodes(sluice)).toBe(1);
   });
 
   it("says it could not check when CONFIG is not allowed (as on managed Redis), and serves", async () => {

@@ -46,7 +46,7 @@ describe("deploy/prometheus", () => {
 
   it("alerts.yml passes promtool check rules without warnings", () => {
     const result = promtool("check", "rules", join(DIR, "alerts.yml"));
-    expect(result.output).toMatch(/SUCCESS: 10 rules found/);
+    expect(result.output).toMatch(/SUCCESS: 11 rules found/);
     expect(result.output).not.toMatch(/WARNING/i);
     expect(result.code).toBe(0);
   });
