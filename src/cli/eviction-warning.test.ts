@@ -47,7 +47,7 @@ describe("watchRedisEviction", () => {
   });
 
   it("notes a node it cannot read once, without counting it, and warns when it can read it again", async () => {
-    const unread: EvictionReading = { ok: false, node: "a:1", reason: "NOPERM" };
+    const unread: EvictionReading = { ok: false, node: "a:1", reason: "NOPERM", answered: true };
     const { lines, gauge, checkTimes } = harness([[unread], [unread], [node("a:1", 1 << 20, "allkeys-lru")]]);
     await checkTimes(3);
     expect(lines).toEqual([
@@ -55,6 +55,20 @@ describe("watchRedisEviction", () => {
       "warn Redis may evict counters a:1 allkeys-lru",
     ]);
     expect(gauge).toEqual([0, 0, 1]);
+  });
+
+  it("keeps a node it cannot reach as last read: an outage neither logs nor clears the count", async () => {
+    const down: EvictionReading = {
+      ok: false,
+      node: "a:1",
+      reason: "Connection is closed.",
+      answered: false,
+    };
+    const risky = node("a:1", 1 << 20, "allkeys-lru");
+    const { lines, gauge, checkTimes } = harness([[risky], [down], [down], [risky]]);
+    await checkTimes(4);
+    expect(lines).toEqual(["warn Redis may evict counters a:1 allkeys-lru"]);
+    expect(gauge).toEqual([1, 1, 1, 1]);
   });
 
   it("reports nothing once stopped", async () => {

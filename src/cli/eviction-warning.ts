@@ -19,8 +19,10 @@ export interface EvictionWatch {
  * its settings changed, or they became unreadable), so a steady state logs once:
  * - a warning for a node that may evict, naming its bound and policy;
  * - an info line for a node that no longer may, after a warning;
- * - an info line for a node whose settings cannot be read (managed services disable CONFIG); it is
- *   not counted.
+ * - an info line for a node that refuses to tell (managed services disable CONFIG); it is not
+ *   counted.
+ * A node that cannot be asked (down, timed out) changes nothing: it is counted as last read, so an
+ * outage neither logs nor clears the gauge (the store's own health says it is down).
  * Advice only: the service serves either way. Readings never reject (readEvictionSettings).
  */
 export function watchRedisEviction(
@@ -34,14 +36,23 @@ export function watchRedisEviction(
   let stopped = false;
   const report = (readings: EvictionReading[]) => {
     if (stopped) return;
-    metrics.setStoreEvictingNodes(readings.filter((r) => r.ok && mayEvict(r)).length);
+    let risky = 0;
     for (const reading of readings) {
-      const state = reading.ok ? `${reading.maxmemoryBytes} ${reading.policy}` : "unread";
       const before = known.get(reading.node);
-      if (before?.state === state) continue;
-      known.set(reading.node, { state, risky: reading.ok && mayEvict(reading) });
+      if (!reading.ok && !reading.answered) {
+        if (before?.risky === true) risky++;
+        continue;
+      }
+      const now = {
+        state: reading.ok ? `${reading.maxmemoryBytes} ${reading.policy}` : "unread",
+        risky: reading.ok && mayEvict(reading),
+      };
+      if (now.risky) risky++;
+      if (before?.state === now.state) continue;
+      known.set(reading.node, now);
       logChange(logger, reading, before?.risky === true);
     }
+    metrics.setStoreEvictingNodes(risky);
   };
   const check = () => void read().then(report);
   const timer = setInterval(check, intervalMs);

@@ -17,6 +17,8 @@ interface NotRead {
   readonly ok: false;
   readonly node: string;
   readonly reason: string;
+  /** The node answered and refused (CONFIG renamed or denied); false: it could not be asked (down, timed out). */
+  readonly answered: boolean;
 }
 
 /**
@@ -50,11 +52,18 @@ async function readNode(redis: Redis): Promise<EvictionReading> {
     const maxmemoryBytes = Number(settings.get("maxmemory"));
     const policy = settings.get("maxmemory-policy");
     if (!Number.isSafeInteger(maxmemoryBytes) || policy === undefined) {
-      return { ok: false, node, reason: "CONFIG GET maxmemory* did not name maxmemory and maxmemory-policy" };
+      return {
+        ok: false,
+        node,
+        reason: "CONFIG GET maxmemory* did not name maxmemory and maxmemory-policy",
+        answered: true,
+      };
     }
     return { ok: true, node, maxmemoryBytes, policy };
   } catch (error: unknown) {
-    return { ok: false, node, reason: error instanceof Error ? error.message : String(error) };
+    // Only error replies come as ReplyError; anything else is about reaching the node.
+    const answered = error instanceof Error && error.name === "ReplyError";
+    return { ok: false, node, reason: error instanceof Error ? error.message : String(error), answered };
   }
 }
 
