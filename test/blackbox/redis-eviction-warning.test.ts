@@ -30,14 +30,23 @@ async function evictingNodes(sluice: SluiceProcess): Promise<number> {
   return Number(value);
 }
 
-/** The service's log lines with this message, once it has logged that the store answers. */
-async function linesAbout(sluice: SluiceProcess, message: string): Promise<Record<string, unknown>[]> {
+/**
+ * The service's log lines with this message once the store answers and at least `expected` of them
+ * are there (waited for), plus any more that follow within half a second. The check runs right after
+ * the first answer, one round trip per node.
+ */
+async function linesAbout(
+  sluice: SluiceProcess,
+  message: string,
+  expected: number,
+): Promise<Record<string, unknown>[]> {
+  const lines = () => logLines(sluice).filter((l) => l.msg === message);
   await expect
     .poll(() => logLines(sluice).some((l) => l.msg === "counter store answers"), { timeout: 10_000 })
     .toBe(true);
-  // The check runs right after the first answer; give its one round trip time to land.
+  await expect.poll(() => lines().length >= expected, { timeout: 10_000 }).toBe(true);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  return logLines(sluice).filter((l) => l.msg === message);
+  return lines();
 }
 
 // A Redis that may evict keys under memory pressure (a maxmemory and any policy but noeviction:
@@ -60,7 +69,7 @@ describe("sluice serve on a Redis that may evict its counters", () => {
     await configure(redis.url, { maxmemory: "64mb", "maxmemory-policy": "volatile-lru" });
     sluice = await startSluice(["--policy", "deploy/policies", "--redis-url", redis.url]);
 
-    const [warning, ...more] = await linesAbout(sluice, EVICTING);
+    const [warning, ...more] = await linesAbout(sluice, EVICTING, 1);
     expect(more).toEqual([]);
     expect(warning).toMatchObject({
       level: 40,
@@ -79,13 +88,13 @@ describe("sluice serve on a Redis that may evict its counters", () => {
   it("says nothing when Redis has no memory bound, or refuses writes when full (noeviction)", async () => {
     redis = await startRedis();
     sluice = await startSluice(["--policy", "deploy/policies", "--redis-url", redis.url]);
-    expect(await linesAbout(sluice, EVICTING)).toEqual([]);
+    expect(await linesAbout(sluice, EVICTING, 0)).toEqual([]);
     expect(await evictingNodes(sluice)).toBe(0);
     await sluice.stop();
 
     await configure(redis.url, { maxmemory: "64mb", "maxmemory-policy": "noeviction" });
     sluice = await startSluice(["--policy", "deploy/policies", "--redis-url", redis.url]);
-    expect(await linesAbout(sluice, EVICTING)).toEqual([]);
+    expect(await linesAbout(sluice, EVICTING, 0)).toEqual([]);
     expect(logLines(sluice).filter((l) => l.level === 40)).toEqual([]);
   });
 
@@ -114,7 +123,7 @@ describe("sluice serve on a Redis that may evict its counters", () => {
     await configure(risky.url, { maxmemory: "128mb", "maxmemory-policy": "allkeys-lru" });
     sluice = await startSluice(["--policy", "deploy/policies", "--redis-cluster", cluster.nodes.join(",")]);
 
-    const warnings = await linesAbout(sluice, EVICTING);
+    const warnings = await linesAbout(sluice, EVICTING, 1);
     expect(warnings.map((w) => [w.node, w.maxmemoryPolicy])).toEqual([
       [`127.0.0.1:${risky.port}`, "allkeys-lru"],
     ]);
@@ -129,10 +138,10 @@ describe("sluice serve on a Redis that may evict its counters", () => {
     admin.disconnect();
     sluice = await startSluice(["--policy", "deploy/policies", "--redis-url", redis.url]);
 
-    const [note, ...more] = await linesAbout(sluice, "Redis eviction policy not checked");
+    const [note, ...more] = await linesAbout(sluice, "Redis eviction policy not checked", 1);
     expect(more).toEqual([]);
     expect(note).toMatchObject({ level: 30, node: `127.0.0.1:${redis.port}` });
     expect(String(note?.reason)).toMatch(/NOPERM|config/i);
-    expect(await linesAbout(sluice, EVICTING)).toEqual([]);
+    expect(await linesAbout(sluice, EVICTING, 0)).toEqual([]);
   });
 });
