@@ -131,7 +131,7 @@ export function reconnectDelayMs(times: number): number {
  */
 function preloadScripts(client: Redis | Cluster): void {
   const cluster = client instanceof Cluster;
-  const nodes = cluster ? client.nodes("master") : [client];
+  const nodes = mastersOf(client);
   // CHARGE_MANY runs only on a single Redis, CHARGE_NODE only on a Cluster (redis-charge-batch.ts).
   const batched = cluster ? CHARGE_NODE_SCRIPT : CHARGE_MANY_SCRIPT;
   const scripts = [CHARGE_SCRIPT, REFUND_SCRIPT, ADD_SCRIPT, batched];
@@ -142,6 +142,11 @@ function preloadScripts(client: Redis | Cluster): void {
       });
     }
   }
+}
+
+/** The servers that hold counters: the Redis itself, or each master a Cluster client knows now. */
+export function mastersOf(client: Redis | Cluster): Redis[] {
+  return client instanceof Cluster ? client.nodes("master") : [client];
 }
 
 /** Waits for the first 'ready'; settles once, so later outages do not wait here again. */

@@ -1,4 +1,6 @@
-import { Cluster, type Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
+import { mastersOf } from "./redis-connection.ts";
+import { isErrorReply } from "./redis-store-error.ts";
 
 /**
  * How a Redis frees memory when it is full, read with `CONFIG GET maxmemory*`: its bound in bytes
@@ -37,8 +39,7 @@ export function mayEvict({
 
 /** Reads every node that holds counters: the Redis, or each Cluster master. Never rejects. */
 export function readEvictionSettings(client: Redis | Cluster): Promise<EvictionReading[]> {
-  const nodes = client instanceof Cluster ? client.nodes("master") : [client];
-  return Promise.all(nodes.map(readNode));
+  return Promise.all(mastersOf(client).map(readNode));
 }
 
 async function readNode(redis: Redis): Promise<EvictionReading> {
@@ -61,8 +62,8 @@ async function readNode(redis: Redis): Promise<EvictionReading> {
     }
     return { ok: true, node, maxmemoryBytes, policy };
   } catch (error: unknown) {
-    // Only error replies come as ReplyError; anything else is about reaching the node.
-    const answered = error instanceof Error && error.name === "ReplyError";
+    // An error reply (CONFIG denied or renamed); anything else is about reaching the node.
+    const answered = isErrorReply(error);
     return { ok: false, node, reason: error instanceof Error ? error.message : String(error), answered };
   }
 }

@@ -26,7 +26,7 @@ const TRANSIENT_REPLY_PREFIXES = [
 export function toStoreError(error: unknown): StoreError {
   if (error instanceof StoreError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  const isReply = error instanceof Error && error.name === "ReplyError";
+  const isReply = isErrorReply(error);
   // A slot being migrated: the same call is served once the migration ends, and the node is alive.
   if (isNotLocal(error))
     return new StoreError(`redis: ${message}`, { transient: true, reachable: true, cause: error });
@@ -47,3 +47,8 @@ export function isNotLocal(error: unknown): boolean {
 }
 
 const NOT_LOCAL = /non local key|do not hash to the same slot/;
+
+/** Whether Redis answered with an error reply (ioredis's ReplyError), as against not being reached at all. */
+export function isErrorReply(error: unknown): boolean {
+  return error instanceof Error && error.name === "ReplyError";
+}
